@@ -1,0 +1,36 @@
+"""Model registry: the only link between training and serving (MLflow underneath)."""
+
+from model_registry.gates import GateContext, GateResult, PRIMARY_METRICS, register_gate
+from model_registry.registry import (
+    LoadedModel,
+    PromotionResult,
+    RegisteredVersion,
+    history,
+    list_models,
+    load,
+    model_name,
+    promote,
+    record_override,
+    reference_sample,
+    register,
+    version_info,
+)
+
+__all__ = [
+    "GateContext",
+    "GateResult",
+    "PRIMARY_METRICS",
+    "register_gate",
+    "LoadedModel",
+    "PromotionResult",
+    "RegisteredVersion",
+    "history",
+    "list_models",
+    "load",
+    "model_name",
+    "promote",
+    "record_override",
+    "reference_sample",
+    "register",
+    "version_info",
+]

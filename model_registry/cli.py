@@ -1,0 +1,91 @@
+"""``servicelens registry``: list versions and aliases, promote through gates, show history."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(help="MLflow model registry: list, promote (through gates), history, override.")
+
+
+@app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List ServiceLens registered models, their versions and aliases."""
+    from model_registry.registry import list_models
+
+    models = list_models()
+    if as_json:
+        typer.echo(json.dumps(models))
+        return
+    if not models:
+        typer.echo("no registered models yet: run `servicelens demo` or `servicelens train TASK`")
+    for m in models:
+        aliases = ", ".join(f"@{a}=v{v}" for a, v in sorted(m["aliases"].items())) or "no aliases"
+        typer.echo(f"{m['name']}: versions {', '.join(m['versions'])}; {aliases}")
+
+
+@app.command("promote")
+def promote_cmd(
+    task: str = typer.Argument(..., help="Task, e.g. forecast, tagging, churn, intervention, agent_scoring."),
+    version: str = typer.Argument(..., help="Model version number to promote."),
+    reason: str = typer.Option(..., "--reason", help="Why this version should serve."),
+    approver: str = typer.Option(..., "--approver", help="Who approves the move."),
+    alias: str = typer.Option("champion", "--alias", help="champion or challenger."),
+    min_delta: float = typer.Option(0.0, "--min-delta", help="Required improvement on the primary metric."),
+) -> None:
+    """Move an alias to VERSION if every gate passes; exits 1 with the failing gates if not."""
+    from model_registry.registry import promote
+
+    try:
+        result = promote(task, version, reason=reason, approver=approver, alias=alias, min_delta=min_delta)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(result.summary())
+    if not result.promoted:
+        raise typer.Exit(1)
+
+
+@app.command("override")
+def override_cmd(
+    task: str = typer.Argument(..., help="Task of the model version."),
+    version: str = typer.Argument(..., help="Version the override applies to."),
+    justification: str = typer.Option(..., "--justification", help="Written justification (>= 20 chars)."),
+    approver: list[str] = typer.Option(..., "--approver", help="Approver; give two distinct ones."),
+    gate: str = typer.Option("*", "--gate", help="Gate name the override applies to (default: any)."),
+) -> None:
+    """Record a gate override (two distinct approvers); promote afterwards."""
+    from model_registry.registry import record_override
+
+    try:
+        record_override(task, version, justification=justification, approvers=approver, gate=gate)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"override recorded for {task} v{version} by {', '.join(sorted(set(approver)))}")
+
+
+@app.command("history")
+def history_cmd(
+    task: str = typer.Argument(..., help="Task whose alias history to print."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Every alias move, refusal and override: from, to, when, who, why, gate results."""
+    from model_registry.registry import history
+
+    events = history(task)
+    if as_json:
+        typer.echo(json.dumps(events))
+        return
+    if not events:
+        typer.echo(f"no alias events recorded for {task}")
+    for e in events:
+        typer.echo(
+            f"{e['ts']}  {e['action']:<9} @{e['alias']:<10} v{e['from_version'] or '-'} -> v{e['to_version']}"
+            f"  by {e['actor']}: {e['reason']}"
+        )
+        for g in e["gates"]:
+            typer.echo(f"      [{'pass' if g['passed'] else 'FAIL'}] {g['gate']}: {g['detail']}")

@@ -1,0 +1,451 @@
+"""The only code that talks to the MLflow model registry.
+
+Models are logged as MLflow pyfunc models that wrap a pickled predictor object (the class
+lives in ``features/``, so serving never imports ``training``). Aliases ``champion`` and
+``challenger`` are moved only by :func:`promote`, which runs the gates and records every
+move (and every refusal) in the operational database: MLflow keeps no alias history.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from model_registry.gates import GateContext, GateResult, gates_for
+from model_registry.lineage import code_version, data_fingerprint, pip_requirements
+from servicelens.db import RegistryEvent, init_db, utcnow
+from servicelens.settings import Settings, get_settings
+
+__all__ = [
+    "RegisteredVersion",
+    "LoadedModel",
+    "PromotionResult",
+    "model_name",
+    "register",
+    "promote",
+    "record_override",
+    "load",
+    "version_info",
+    "history",
+    "list_models",
+    "reference_sample",
+    "client",
+]
+
+logger = logging.getLogger(__name__)
+
+ALIASES = ("champion", "challenger")
+_MODEL_FILE = "predictor.pkl"
+_REFERENCE_FILE = "reference_sample.parquet"
+
+
+def model_name(task: str) -> str:
+    return f"servicelens-{task.replace('_', '-')}"
+
+
+@dataclass
+class RegisteredVersion:
+    task: str
+    name: str
+    version: str
+    run_id: str
+
+
+@dataclass
+class LoadedModel:
+    """A predictor loaded by alias, with the facts a service reports."""
+
+    task: str
+    name: str
+    version: str
+    alias: str
+    model: Any
+    run_id: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PromotionResult:
+    task: str
+    alias: str
+    from_version: str | None
+    to_version: str
+    promoted: bool
+    gates: list[GateResult]
+
+    def failed_gates(self) -> list[GateResult]:
+        return [g for g in self.gates if not g.passed]
+
+    def summary(self) -> str:
+        lines = [
+            f"{'PROMOTED' if self.promoted else 'REFUSED'}: {model_name(self.task)} v{self.to_version} "
+            f"-> @{self.alias} (was v{self.from_version or '-'})"
+        ]
+        lines += [f"  [{'pass' if g.passed else 'FAIL'}] {g.gate}: {g.detail}" for g in self.gates]
+        return "\n".join(lines)
+
+
+class _PredictorModel(mlflow.pyfunc.PythonModel):
+    """pyfunc shell around a pickled predictor with a ``predict(DataFrame)`` method."""
+
+    def load_context(self, context: Any) -> None:
+        with open(context.artifacts["predictor"], "rb") as fh:
+            self.predictor = cloudpickle.load(fh)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> Any:
+        return self.predictor.predict(model_input)
+
+
+def _setup(settings: Settings) -> MlflowClient:
+    settings.ensure_dirs()
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+
+def client(settings: Settings | None = None) -> MlflowClient:
+    """An MLflow client pointed at the configured tracking/registry URI."""
+    return _setup(settings or get_settings())
+
+
+def _experiment_id(task: str, settings: Settings) -> str:
+    name = f"servicelens-{task}"
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    is_server = settings.mlflow_tracking_uri.startswith(("http://", "https://"))
+    location = None if is_server else (settings.artifact_root / task).as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def register(
+    task: str,
+    predictor: Any,
+    *,
+    metrics: dict[str, float],
+    params: dict[str, Any] | None = None,
+    train_data: pd.DataFrame | None = None,
+    time_col: str | None = None,
+    reference_sample: pd.DataFrame | None = None,
+    input_example: pd.DataFrame | None = None,
+    eval_fingerprint: str | None = None,
+    requirements: list[str] | tuple[str, ...] = (),
+    artifacts: dict[str, Path] | None = None,
+    tags: dict[str, str] | None = None,
+    description: str = "",
+    settings: Settings | None = None,
+) -> RegisteredVersion:
+    """Log ``predictor`` to MLflow with lineage and register it as a new version of the task.
+
+    ``eval_fingerprint`` names the evaluation data ``metrics`` were measured on; the
+    promotion gate compares metrics only between versions with the same fingerprint.
+    """
+    settings = settings or get_settings()
+    mlclient = _setup(settings)
+    name = model_name(task)
+    exp_id = _experiment_id(task, settings)
+    lineage: dict[str, Any] = {"code_version": code_version()}
+    if train_data is not None:
+        lineage.update(data_fingerprint(train_data, time_col))
+    all_tags = {"task": task, **{k: str(v) for k, v in lineage.items()}, **(tags or {})}
+    if eval_fingerprint:
+        all_tags["eval_fingerprint"] = eval_fingerprint
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(experiment_id=exp_id) as run:
+        tmpdir = Path(tmp)
+        pkl = tmpdir / _MODEL_FILE
+        with open(pkl, "wb") as fh:
+            cloudpickle.dump(predictor, fh)
+        model_artifacts = {"predictor": str(pkl)}
+        for key, path in (artifacts or {}).items():
+            model_artifacts[key] = str(path)
+        if params:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+        mlflow.set_tags(all_tags)
+        mlflow.log_dict(lineage, "lineage.json")
+        if reference_sample is not None:
+            ref = tmpdir / _REFERENCE_FILE
+            reference_sample.reset_index(drop=True).to_parquet(ref, index=False)
+            mlflow.log_artifact(str(ref), artifact_path="reference")
+        signature = None
+        if input_example is not None:
+            try:
+                signature = infer_signature(input_example)
+            except Exception:  # noqa: BLE001 - a signature is best effort, never a blocker
+                logger.warning("could not infer a signature for %s", name, exc_info=True)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_PredictorModel(),
+            artifacts=model_artifacts,
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=pip_requirements(tuple(requirements)),
+        )
+        run_id = run.info.run_id
+    try:
+        mlclient.get_registered_model(name)
+    except MlflowException:
+        mlclient.create_registered_model(name, description=f"ServiceLens {task} model")
+    mv = mlclient.create_model_version(
+        name, source=info.model_uri, run_id=run_id, tags=all_tags, description=description
+    )
+    for key, value in metrics.items():
+        if value is not None:
+            mlclient.set_model_version_tag(name, mv.version, f"metric.{key}", f"{float(value):.6g}")
+    logger.info("registered %s v%s (run %s)", name, mv.version, run_id)
+    return RegisteredVersion(task=task, name=name, version=str(mv.version), run_id=run_id)
+
+
+def _version_metrics(mlclient: MlflowClient, run_id: str) -> dict[str, float]:
+    return dict(mlclient.get_run(run_id).data.metrics)
+
+
+def _alias_version(mlclient: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(mlclient.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def version_info(
+    task: str, version: str | None = None, alias: str = "champion", settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """Version, run, metrics and tags of a version (by number or alias); None if absent."""
+    mlclient = _setup(settings or get_settings())
+    name = model_name(task)
+    try:
+        mv = (
+            mlclient.get_model_version(name, version)
+            if version is not None
+            else mlclient.get_model_version_by_alias(name, alias)
+        )
+    except MlflowException:
+        return None
+    return {
+        "task": task,
+        "name": name,
+        "version": str(mv.version),
+        "run_id": mv.run_id,
+        "aliases": list(mv.aliases or []),
+        "metrics": _version_metrics(mlclient, mv.run_id),
+        "tags": dict(mv.tags or {}),
+        "created": mv.creation_timestamp,
+    }
+
+
+def _record(settings: Settings, **row: Any) -> None:
+    engine = init_db(settings.db_url)
+    with Session(engine) as session, session.begin():
+        session.add(RegistryEvent(ts=utcnow(), **row))
+
+
+def _overrides(settings: Settings, task: str, version: str) -> list[dict[str, Any]]:
+    engine = init_db(settings.db_url)
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(RegistryEvent).where(
+                RegistryEvent.task == task, RegistryEvent.to_version == version, RegistryEvent.action == "override"
+            )
+        ).all()
+        return [dict(r.extra or {}, reason=r.reason, actor=r.actor) for r in rows]
+
+
+def record_override(
+    task: str,
+    version: str,
+    *,
+    justification: str,
+    approvers: list[str],
+    gate: str = "*",
+    settings: Settings | None = None,
+) -> None:
+    """Record a gate override; needs a written justification and two distinct approvers."""
+    settings = settings or get_settings()
+    distinct = sorted({a.strip() for a in approvers if a and a.strip()})
+    if len(distinct) < 2:
+        raise ValueError(f"an override needs two distinct approvers, got {distinct}")
+    if len(justification.strip()) < 20:
+        raise ValueError("an override needs a written justification (at least 20 characters)")
+    if version_info(task, version=version, settings=settings) is None:
+        raise ValueError(f"{model_name(task)} has no version {version}")
+    _record(
+        settings,
+        task=task,
+        model_name=model_name(task),
+        alias="champion",
+        action="override",
+        from_version=None,
+        to_version=str(version),
+        actor=",".join(distinct),
+        reason=justification.strip(),
+        gates=None,
+        extra={"gate": gate, "approvers": distinct},
+    )
+
+
+def promote(
+    task: str,
+    version: str,
+    *,
+    reason: str,
+    approver: str,
+    alias: str = "champion",
+    eval_metrics: dict[str, dict[str, float]] | None = None,
+    eval_fingerprint: str | None = None,
+    min_delta: float = 0.0,
+    settings: Settings | None = None,
+) -> PromotionResult:
+    """Move ``alias`` to ``version`` if every gate passes; record the attempt either way.
+
+    ``eval_metrics`` = ``{"candidate": {...}, "champion": {...}}`` measured by the caller on
+    one evaluation set named ``eval_fingerprint``; without it, the metrics logged at
+    registration are compared (only when both were measured on the same data).
+    ``challenger`` moves without the comparison gate (it is the slot for candidates).
+    """
+    if alias not in ALIASES:
+        raise ValueError(f"alias must be one of {ALIASES}, got {alias!r}")
+    if not reason.strip() or not approver.strip():
+        raise ValueError("a promotion needs a reason and an approver")
+    settings = settings or get_settings()
+    mlclient = _setup(settings)
+    name = model_name(task)
+    cand = version_info(task, version=str(version), settings=settings)
+    if cand is None:
+        raise ValueError(f"{name} has no version {version}")
+    current = _alias_version(mlclient, name, alias)
+    champ = version_info(task, alias="champion", settings=settings)
+    cand_metrics, cand_tags = dict(cand["metrics"]), dict(cand["tags"])
+    champ_metrics = dict(champ["metrics"]) if champ else None
+    champ_tags = dict(champ["tags"]) if champ else None
+    if eval_metrics is not None:
+        fp = eval_fingerprint or "caller-supplied"
+        cand_metrics.update(eval_metrics.get("candidate", {}))
+        cand_tags["eval_fingerprint"] = fp
+        if champ is not None:
+            champ_metrics = {**(champ_metrics or {}), **eval_metrics.get("champion", {})}
+            champ_tags = {**(champ_tags or {}), "eval_fingerprint": fp}
+    ctx = GateContext(
+        task=task,
+        candidate_version=str(version),
+        candidate_metrics=cand_metrics,
+        candidate_tags=cand_tags,
+        champion_version=champ["version"] if champ and champ["version"] != str(version) else None,
+        champion_metrics=champ_metrics,
+        champion_tags=champ_tags,
+        overrides=_overrides(settings, task, str(version)),
+        min_delta=min_delta,
+    )
+    gates = gates_for(task)
+    if alias == "challenger":
+        gates = gates[1:]
+    results = [gate(ctx) for gate in gates]
+    passed = all(r.passed for r in results)
+    if passed:
+        mlclient.set_registered_model_alias(name, alias, str(version))
+    _record(
+        settings,
+        task=task,
+        model_name=name,
+        alias=alias,
+        action="promoted" if passed else "refused",
+        from_version=current,
+        to_version=str(version),
+        actor=approver,
+        reason=reason,
+        gates=[r.to_dict() for r in results],
+        extra=None,
+    )
+    result = PromotionResult(task, alias, current, str(version), passed, results)
+    logger.info(result.summary())
+    return result
+
+
+def load(task: str, alias: str = "champion", settings: Settings | None = None) -> LoadedModel:
+    """Load the predictor behind an alias (raises LookupError when the alias is unset)."""
+    settings = settings or get_settings()
+    mlclient = _setup(settings)
+    name = model_name(task)
+    try:
+        mv = mlclient.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        raise LookupError(f"{name} has no @{alias} version: train and promote one first") from exc
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
+    predictor = pyfunc.unwrap_python_model().predictor
+    return LoadedModel(
+        task=task,
+        name=name,
+        version=str(mv.version),
+        alias=alias,
+        model=predictor,
+        run_id=mv.run_id,
+        metrics=_version_metrics(mlclient, mv.run_id),
+        tags=dict(mv.tags or {}),
+    )
+
+
+def reference_sample(
+    task: str, alias: str = "champion", version: str | None = None, settings: Settings | None = None
+) -> pd.DataFrame:
+    """The training-feature sample stored with a version (the drift reference)."""
+    settings = settings or get_settings()
+    info = version_info(task, version=version, alias=alias, settings=settings)
+    if info is None:
+        raise LookupError(f"{model_name(task)} has no version {version or '@' + alias}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=info["run_id"], artifact_path=f"reference/{_REFERENCE_FILE}", dst_path=tmp
+        )
+        return pd.read_parquet(path)
+
+
+def history(task: str, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Every recorded alias move, refusal and override of a task, oldest first."""
+    settings = settings or get_settings()
+    engine = init_db(settings.db_url)
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(RegistryEvent).where(RegistryEvent.task == task).order_by(RegistryEvent.id)
+        ).all()
+        return [
+            {
+                "ts": r.ts.isoformat(),
+                "action": r.action,
+                "alias": r.alias,
+                "from_version": r.from_version,
+                "to_version": r.to_version,
+                "actor": r.actor,
+                "reason": r.reason,
+                "gates": r.gates or [],
+                "extra": r.extra or {},
+            }
+            for r in rows
+        ]
+
+
+def list_models(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Registered ServiceLens models with their versions and aliases."""
+    mlclient = _setup(settings or get_settings())
+    out = []
+    for rm in mlclient.search_registered_models(filter_string="name LIKE 'servicelens-%'"):
+        versions = mlclient.search_model_versions(f"name='{rm.name}'")
+        out.append(
+            {
+                "name": rm.name,
+                "aliases": {a: str(v) for a, v in (rm.aliases or {}).items()},
+                "versions": sorted((str(v.version) for v in versions), key=int),
+            }
+        )
+    return out

@@ -1,0 +1,173 @@
+"""SQLAlchemy tables of the operational database (prediction log, registry audit trail,
+triggers, forecast snapshots, tagging feedback, audit reports).
+
+SQLite under ``SERVICELENS_HOME`` by default; PostgreSQL when ``SERVICELENS_DB_URL`` points
+at it. JSON payloads are stored as JSON text so both back ends behave the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "PredictionRecord",
+    "RegistryEvent",
+    "TriggerEvent",
+    "ForecastSnapshot",
+    "TaggingFeedback",
+    "AuditReport",
+    "get_engine",
+    "init_db",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+_BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class PredictionRecord(Base):
+    """One accepted request of a service. ``record_id`` makes replays idempotent."""
+
+    __tablename__ = "prediction_log"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    service: Mapped[str] = mapped_column(String(64), nullable=False)
+    endpoint: Mapped[str] = mapped_column(String(128), nullable=False)
+    model_name: Mapped[str | None] = mapped_column(String(128))
+    model_version: Mapped[str | None] = mapped_column(String(32))
+    inputs: Mapped[dict | list | None] = mapped_column(JSON)
+    outputs: Mapped[dict | list | None] = mapped_column(JSON)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_prediction_log_service_ts", "service", "ts"),)
+
+
+class RegistryEvent(Base):
+    """An alias move (or a refused attempt, or a recorded override) in the model registry."""
+
+    __tablename__ = "registry_events"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    task: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    model_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    alias: Mapped[str] = mapped_column(String(32), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)  # promoted | refused | override
+    from_version: Mapped[str | None] = mapped_column(String(32))
+    to_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    gates: Mapped[list | None] = mapped_column(JSON)
+    extra: Mapped[dict | None] = mapped_column(JSON)
+
+
+class TriggerEvent(Base):
+    """A proactive intervention emitted to an operator; dedupe key is unique."""
+
+    __tablename__ = "triggers"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(256), unique=True, nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    trigger_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    action: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    payload: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ForecastSnapshot(Base):
+    """A forecast as issued, kept to score it against actuals later."""
+
+    __tablename__ = "forecast_snapshots"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    snapshot_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    queue: Mapped[str] = mapped_column(String(128), nullable=False)
+    interval_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    interval_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    forecast: Mapped[float] = mapped_column(Float, nullable=False)
+    lo: Mapped[float | None] = mapped_column(Float)
+    hi: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("snapshot_id", "queue", "interval_start", name="uq_snapshot_row"),
+        Index("ix_forecast_snapshots_queue_interval", "queue", "interval_start"),
+    )
+
+
+class TaggingFeedback(Base):
+    """A human correction of a tag, folded into the next training set."""
+
+    __tablename__ = "tagging_feedback"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    text_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    head: Mapped[str] = mapped_column(String(64), nullable=False)
+    text: Mapped[str | None] = mapped_column(Text)  # redacted
+    predicted_label: Mapped[str | None] = mapped_column(String(128))
+    corrected_label: Mapped[str] = mapped_column(String(128), nullable=False)
+    annotator: Mapped[str | None] = mapped_column(String(128))
+
+
+class AuditReport(Base):
+    """A governance bias audit, as JSON, with where its HTML lives."""
+
+    __tablename__ = "audit_reports"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    audit_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    task: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[dict] = mapped_column(JSON, nullable=False)
+    html_path: Mapped[str | None] = mapped_column(Text)
+
+
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def get_engine(url: str) -> Engine:
+    """One pooled engine per URL, created on first use (never at import)."""
+    with _LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            kwargs: dict = {"pool_pre_ping": True, "future": True}
+            if url.startswith("sqlite"):
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            engine = create_engine(url, **kwargs)
+            _ENGINES[url] = engine
+        return engine
+
+
+def init_db(url: str) -> Engine:
+    """Create missing tables and return the engine."""
+    engine = get_engine(url)
+    Base.metadata.create_all(engine)
+    return engine

@@ -1,0 +1,33 @@
+"""Shared fixtures: an isolated ServiceLens home per test, the shared data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servicelens.settings import Settings
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def sl_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Point every setting at a fresh temp home (SQLite MLflow + prediction log)."""
+    monkeypatch.setenv("SERVICELENS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SERVICELENS_MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SERVICELENS_DB_URL", raising=False)
+    monkeypatch.setenv("SERVICELENS_AUTH_DISABLED", "true")
+    monkeypatch.setenv("SERVICELENS_RELOAD_POLL_SECONDS", "0")
+    settings = Settings()
+    settings.ensure_dirs()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the repo (always present in CI)."""
+    if not SHARED_DATA.exists():
+        pytest.fail(f"shared data folder not found at {SHARED_DATA}")
+    return SHARED_DATA
