@@ -200,7 +200,12 @@ def register(
     except MlflowException:
         mlclient.create_registered_model(name, description=f"ServiceLens {task} model")
     mv = mlclient.create_model_version(
-        name, source=info.model_uri, run_id=run_id, tags=all_tags, description=description
+        name,
+        source=info.model_uri,
+        run_id=run_id,
+        tags=all_tags,
+        description=description,
+        model_id=info.model_id,
     )
     for key, value in metrics.items():
         if value is not None:

