@@ -1,6 +1,6 @@
 """Model registry: the only link between training and serving (MLflow underneath)."""
 
-from model_registry.gates import GateContext, GateResult, PRIMARY_METRICS, register_gate
+from model_registry.gates import PRIMARY_METRICS, GateContext, GateResult, register_gate
 from model_registry.registry import (
     LoadedModel,
     PromotionResult,

@@ -103,7 +103,9 @@ def metric_gate(ctx: GateContext) -> GateResult:
         return GateResult(name, True, "no current champion", {"candidate": cand})
     champ = (ctx.champion_metrics or {}).get(metric)
     if champ is None:
-        return GateResult(name, True, f"champion v{ctx.champion_version} has no '{metric}'", {"candidate": cand})
+        return GateResult(
+            name, True, f"champion v{ctx.champion_version} has no '{metric}'", {"candidate": cand}
+        )
     cand_fp = ctx.candidate_tags.get("eval_fingerprint")
     champ_fp = (ctx.champion_tags or {}).get("eval_fingerprint")
     if cand_fp is None or cand_fp != champ_fp:

@@ -262,7 +262,9 @@ def _overrides(settings: Settings, task: str, version: str) -> list[dict[str, An
     with Session(engine) as session:
         rows = session.scalars(
             select(RegistryEvent).where(
-                RegistryEvent.task == task, RegistryEvent.to_version == version, RegistryEvent.action == "override"
+                RegistryEvent.task == task,
+                RegistryEvent.to_version == version,
+                RegistryEvent.action == "override",
             )
         ).all()
         return [dict(r.extra or {}, reason=r.reason, actor=r.actor) for r in rows]

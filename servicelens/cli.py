@@ -40,7 +40,9 @@ _COMMANDS: list[tuple[str, str, str]] = [
 
 
 def _callback(
-    log_level: str = typer.Option(None, "--log-level", help="Logging level (default: SERVICELENS_LOG_LEVEL)."),
+    log_level: str = typer.Option(
+        None, "--log-level", help="Logging level (default: SERVICELENS_LOG_LEVEL)."
+    ),
 ) -> None:
     """ServiceLens: ML decision support for customer-service operations."""
     configure_logging(log_level or get_settings().log_level)

@@ -59,7 +59,8 @@ def idempotent_insert(engine: Engine, rows: list[dict[str, Any]]) -> int:
             conn.execute(stmt, rows)
         else:  # generic: skip ids already present, then insert the rest
             ids = [r["record_id"] for r in rows]
-            seen = set(conn.scalars(select(PredictionRecord.record_id).where(PredictionRecord.record_id.in_(ids))))
+            query = select(PredictionRecord.record_id).where(PredictionRecord.record_id.in_(ids))
+            seen = set(conn.scalars(query))
             fresh = [r for r in rows if r["record_id"] not in seen]
             if fresh:
                 conn.execute(insert(PredictionRecord), fresh)
@@ -150,7 +151,8 @@ class PredictionLog:
         self._tables_ready = False
         self._spool_lock = threading.Lock()
         self._spool_fh: TextIO | None = None
-        self._spool_path = self.settings.spool_dir / f"predlog-{service}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        stem = f"predlog-{service}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._spool_path = self.settings.spool_dir / f"{stem}.jsonl"
         self._spool_pending = False
         self._leftovers: dict[Path, TextIO] = {}
         self._retry_at = 0.0

@@ -154,7 +154,9 @@ def requires(*roles: str) -> Any:
         if granted is None:
             raise HTTPException(status_code=401, detail="unknown API key")
         if not granted & allowed:
-            raise HTTPException(status_code=403, detail=f"this endpoint needs one of the roles {sorted(allowed)}")
+            raise HTTPException(
+                status_code=403, detail=f"this endpoint needs one of the roles {sorted(allowed)}"
+            )
 
     return Depends(_check)
 
