@@ -22,11 +22,11 @@ def _parse_ports(ports: list[str]) -> dict[str, int]:
     return out
 
 
-def _serve(names: list[str] | None, ports: list[str]) -> None:
+def _serve(names: list[str] | None, ports: list[str], host: str = "127.0.0.1") -> None:
     from services.runner import start_services
 
     try:
-        group = start_services(names, _parse_ports(ports))
+        group = start_services(names, _parse_ports(ports), host=host)
     except (ValueError, RuntimeError, TimeoutError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -52,16 +52,18 @@ def _serve(names: list[str] | None, ports: list[str]) -> None:
 def serve_all(
     only: str = typer.Option("", "--only", help="Comma-separated subset, e.g. forecast,churn."),
     port: list[str] = typer.Option([], "--port", help="Override a port: NAME=PORT (repeatable)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Bind address (0.0.0.0 inside containers)."),
 ) -> None:
     """Start every service (forecast, tagging, churn, intervention, governance) and wait."""
     names = [n.strip() for n in only.split(",") if n.strip()] or None
-    _serve(names, port)
+    _serve(names, port, host)
 
 
 @app.command("one")
 def serve_one(
     name: str = typer.Argument(..., help="Service name: forecast, tagging, churn, intervention, governance."),
     port: int = typer.Option(0, "--port", help="Port (default: the service's standard port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Bind address (0.0.0.0 inside containers)."),
 ) -> None:
     """Start one service and wait."""
-    _serve([name], [f"{name}={port}"] if port else [])
+    _serve([name], [f"{name}={port}"] if port else [], host)

@@ -36,10 +36,12 @@ class ServiceProcess:
     port: int
     proc: subprocess.Popen
     log_path: Path
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
 
 @dataclass
@@ -139,6 +141,7 @@ def start_services(
     settings: Settings | None = None,
     timeout: float = 180.0,
     env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> ServiceGroup:
     """Start services (all by default) on loopback and wait until each answers ``/readyz``."""
     settings = settings or get_settings()
@@ -172,7 +175,7 @@ def start_services(
                 start_new_session=True,
                 env={**os.environ, "BENTOML_DO_NOT_TRACK": "true", **(env or {})},
             )
-            group.services[name] = ServiceProcess(name, ports[name], proc, log_path)
+            group.services[name] = ServiceProcess(name, ports[name], proc, log_path, host)
         for svc in group.services.values():
             _wait_ready(svc.url, svc.proc, timeout, svc.log_path)
             logger.info("%s ready at %s", svc.name, svc.url)

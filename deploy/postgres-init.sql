@@ -1,0 +1,3 @@
+-- Two databases on one PostgreSQL: MLflow's backend store and ServiceLens' operational DB.
+CREATE DATABASE mlflow;
+CREATE DATABASE servicelens;
