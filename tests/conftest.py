@@ -31,3 +31,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.fail(f"shared data folder not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _in_process_services_share_metrics() -> None:
+    """BentoML registers its Prometheus metrics globally on every ``to_asgi()``; a second
+    in-process app in one test process would collide. In tests, a re-registration replaces
+    the old collector. Real ``bentoml serve`` processes (integration tests) are untouched."""
+    from prometheus_client import REGISTRY
+
+    original = REGISTRY.register
+
+    def _replace(collector):  # type: ignore[no-untyped-def]
+        with REGISTRY._lock:
+            olds = {REGISTRY._names_to_collectors.get(n) for n in REGISTRY._get_names(collector)}
+        for old in olds - {None}:
+            REGISTRY.unregister(old)
+        original(collector)
+
+    REGISTRY.register = _replace  # type: ignore[method-assign]
