@@ -158,3 +158,15 @@ def test_api_key_roles(sl_env: Settings, tmp_path: Path, monkeypatch: pytest.Mon
         assert wrong_role.status_code == 403 and "planner" in wrong_role.json()["errors"][0]["message"]
         assert client.post("/predict", json={"x": 1}, headers={"X-API-Key": "plan-key"}).status_code == 200
         assert client.post("/predict", json={"x": 1}, headers={"X-API-Key": "root-key"}).status_code == 200
+
+
+def test_fuzzing_finds_no_server_errors(sl_env: Settings) -> None:
+    from services.fuzz import fuzz_service
+
+    reg.promote("forecast", _register(2.0, 0.1), reason="r", approver="t")
+    app = ToyService.to_asgi()
+    with TestClient(app):
+        result = fuzz_service(app=app, examples_per_operation=60)
+    assert result.requests >= 50
+    assert result.status["4xx"] > 0, "negative cases must be generated and rejected"
+    assert result.ok, (result.server_errors, result.non_json_4xx)
