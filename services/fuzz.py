@@ -80,12 +80,12 @@ def fuzz_service(
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=list(HealthCheck),
             )
-            def _run(case: Any, label: str = f"{op.method.upper()} {op.path}") -> None:
+            def _run(case: Any) -> None:
                 kwargs: dict[str, Any] = {"headers": {**(case.headers or {}), **(headers or {})}}
                 if app is None:
                     kwargs["base_url"] = base_url
                 response = case.call(**kwargs)
-                _check(result, label, response, case.body)
+                _check(result, f"{case.method} {case.path}", response, case.body)
 
             try:
                 _run()
