@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "model_name",
     "register",
     "promote",
+    "promote_evaluated",
     "record_override",
     "load",
     "version_info",
@@ -380,6 +382,48 @@ def promote(
     return result
 
 
+def promote_evaluated(
+    task: str,
+    version: str,
+    *,
+    evaluate: Callable[[Any], dict[str, float]],
+    eval_fingerprint: str,
+    reason: str,
+    approver: str,
+    alias: str = "champion",
+    min_delta: float = 0.0,
+    settings: Settings | None = None,
+) -> PromotionResult:
+    """Score the candidate and the current champion with one ``evaluate(predictor)`` on the
+    same evaluation data, then :func:`promote` with those numbers (the retraining path)."""
+    settings = settings or get_settings()
+    candidate = _load_version(task, str(version), settings)
+    metrics = {"candidate": evaluate(candidate)}
+    try:
+        champion = load(task, alias="champion", settings=settings)
+    except LookupError:
+        champion = None
+    if champion is not None and champion.version != str(version):
+        metrics["champion"] = evaluate(champion.model)
+    return promote(
+        task,
+        version,
+        reason=reason,
+        approver=approver,
+        alias=alias,
+        eval_metrics=metrics,
+        eval_fingerprint=eval_fingerprint,
+        min_delta=min_delta,
+        settings=settings,
+    )
+
+
+def _load_version(task: str, version: str, settings: Settings) -> Any:
+    _setup(settings)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name(task)}/{version}")
+    return pyfunc.unwrap_python_model().predictor
+
+
 def load(task: str, alias: str = "champion", settings: Settings | None = None) -> LoadedModel:
     """Load the predictor behind an alias (raises LookupError when the alias is unset)."""
     settings = settings or get_settings()
@@ -389,8 +433,7 @@ def load(task: str, alias: str = "champion", settings: Settings | None = None) -
         mv = mlclient.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
         raise LookupError(f"{name} has no @{alias} version: train and promote one first") from exc
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
-    predictor = pyfunc.unwrap_python_model().predictor
+    predictor = _load_version(task, str(mv.version), settings)
     return LoadedModel(
         task=task,
         name=name,

@@ -161,3 +161,28 @@ def test_registry_cli(sl_env: Settings, frame: pd.DataFrame) -> None:
     assert "promoted" in res.output and "refused" in res.output and "by ann: first" in res.output
     res = runner.invoke(app, ["registry", "list"])
     assert f"@champion=v{v1}" in res.output
+
+
+def test_promote_evaluated_scores_both_on_the_same_data(sl_env: Settings, frame: pd.DataFrame) -> None:
+    target = frame["x"].to_numpy() * 2.0
+
+    def evaluate(model: _Scaler) -> dict[str, float]:
+        err = np.abs(model.predict(frame) - target).sum() / np.abs(target).sum()
+        return {"roc_auc": 1.0 - float(err)}
+
+    v1 = _register(1.0, 0.99, frame, fp="train-time")
+    assert reg.promote_evaluated(
+        "churn", v1, evaluate=evaluate, eval_fingerprint="h1", reason="r", approver="a"
+    ).promoted
+    v2 = _register(2.0, 0.10, frame, fp="other")  # its logged metric is bad, but it is right on h1
+    result = reg.promote_evaluated(
+        "churn", v2, evaluate=evaluate, eval_fingerprint="h1", reason="r", approver="a"
+    )
+    assert result.promoted
+    assert result.gates[0].numbers["candidate"] == pytest.approx(1.0)
+    assert result.gates[0].numbers["champion"] == pytest.approx(0.5)
+    v3 = _register(1.5, 0.99, frame)
+    refused = reg.promote_evaluated(
+        "churn", v3, evaluate=evaluate, eval_fingerprint="h1", reason="r", approver="a"
+    )
+    assert not refused.promoted and refused.gates[0].numbers["champion"] == pytest.approx(1.0)
