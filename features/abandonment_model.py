@@ -1,0 +1,165 @@
+"""The served abandonment predictor: P(caller hangs up) at queue entry, and the callback threshold.
+
+Input rows carry the queue state known when the caller entered the queue
+(:data:`features.calls.CALL_FEATURES`; any may be missing). ``score_log`` rebuilds that state
+from a raw per-call log first, so the same object serves live requests and batch back-tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.calls import parse_calls, queue_state_features
+
+__all__ = ["ABANDON_FEATURES", "AbandonmentPredictor", "rule_threshold", "precision_recall_at"]
+
+logger = logging.getLogger(__name__)
+
+#: The model's inputs (chosen by day-grouped cross-validation on the first two weeks).
+ABANDON_FEATURES: list[str] = [
+    "hour",
+    "weekday",
+    "priority",
+    "type",
+    "vru_time",
+    "identified",
+    "queue_ahead",
+    "queue_ahead_type",
+    "queue_higher",
+    "oldest_wait_type",
+    "predicted_wait_rate",
+    "predicted_wait_type",
+    "les_wait_same_prio",
+    "les_wait_type",
+    "abandon_rate_same_prio",
+    "abandon_rate_type",
+    "cust_prior_calls",
+    "cust_prior_hangs",
+]
+CALL_TYPES: list[str] = ["IN", "NE", "NW", "PE", "PS", "TT"]
+_LABELS: dict[str, str] = {
+    "hour": "hour of day",
+    "weekday": "weekday",
+    "priority": "priority",
+    "type": "service type",
+    "vru_time": "seconds in the voice menu",
+    "identified": "identified customer",
+    "queue_ahead": "callers ahead",
+    "queue_ahead_type": "callers ahead for this service",
+    "queue_higher": "higher-priority callers waiting",
+    "oldest_wait_type": "longest current wait for this service (s)",
+    "predicted_wait_rate": "predicted wait (s)",
+    "predicted_wait_type": "predicted wait for this service (s)",
+    "les_wait_same_prio": "last same-priority caller's wait (s)",
+    "les_wait_type": "last same-service caller's wait (s)",
+    "abandon_rate_same_prio": "recent hang-up rate, same priority",
+    "abandon_rate_type": "recent hang-up rate, same service",
+    "cust_prior_calls": "customer's earlier calls",
+    "cust_prior_hangs": "customer's earlier hang-ups",
+}
+
+
+def precision_recall_at(y: np.ndarray, flag: np.ndarray) -> tuple[float, float]:
+    """Precision and recall of a boolean trigger."""
+    y = np.asarray(y, dtype=int)
+    flag = np.asarray(flag, dtype=bool)
+    precision = float(y[flag].mean()) if flag.any() else 0.0
+    recall = float(flag[y == 1].mean()) if (y == 1).any() else 0.0
+    return precision, recall
+
+
+def rule_threshold(score: np.ndarray, y: np.ndarray, max_flagged: float = 0.9) -> tuple[float, float, float]:
+    """Best cut-off ``score >= k`` by F1 on the given (training) data -> (k, precision, recall).
+
+    Cut-offs flagging more than ``max_flagged`` of the callers are not rules (F1 favours
+    "flag everyone" when abandonment is common), so they are skipped.
+    """
+    score = np.asarray(score, dtype=float)
+    best = (np.inf, 0.0, 0.0, -1.0)
+    for k in np.unique(np.quantile(score[np.isfinite(score)], np.linspace(0.0, 0.995, 200))):
+        flag = score >= k
+        if flag.mean() > max_flagged:
+            continue
+        p, r = precision_recall_at(y, flag)
+        f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+        if f1 > best[3]:
+            best = (float(k), p, r, f1)
+    return best[0], best[1], best[2]
+
+
+class AbandonmentPredictor:
+    """LightGBM classifier over queue-state features with a callback-offer threshold.
+
+    ``pr_table`` holds out-of-fold (threshold, precision, recall) of the training data so a
+    threshold for a target precision can be picked without refitting.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        threshold: float,
+        features: list[str] | None = None,
+        pr_table: pd.DataFrame | None = None,
+    ) -> None:
+        self.model = model
+        self.threshold = float(threshold)
+        self.features = list(features or ABANDON_FEATURES)
+        self.pr_table = pr_table
+
+    def _frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        X = pd.DataFrame(index=df.index)
+        for col in self.features:
+            if col == "type":
+                vals = df[col].astype(str) if col in df.columns else pd.Series(np.nan, index=df.index)
+                X[col] = pd.Categorical(vals, categories=CALL_TYPES)
+            else:
+                vals = df[col] if col in df.columns else np.nan
+                X[col] = pd.to_numeric(pd.Series(vals, index=df.index), errors="coerce").astype(float)
+        return X
+
+    def abandon_probability(self, df: pd.DataFrame) -> np.ndarray:
+        """P(hang up) for rows of queue-state features."""
+        if len(df) == 0:
+            return np.zeros(0)
+        return self.model.predict_proba(self._frame(df))[:, 1]
+
+    def drivers(self, df: pd.DataFrame, top: int = 2) -> list[str]:
+        """The ``top`` features pushing each caller's risk up most (LightGBM ``pred_contrib``)."""
+        if len(df) == 0:
+            return []
+        X = self._frame(df)
+        contrib = np.asarray(self.model.predict(X, pred_contrib=True))[:, :-1]
+        out = []
+        for i in range(len(X)):
+            known = [j for j in np.argsort(-contrib[i], kind="stable") if not pd.isna(X.iloc[i, j])]
+            parts = []
+            for j in [j for j in known[:top] if contrib[i, j] > 0]:
+                col = self.features[j]
+                val = X[col].iloc[i]
+                shown = f"{val:g}" if isinstance(val, float) else str(val)
+                parts.append(f"{_LABELS.get(col, col)} = {shown}")
+            out.append(", ".join(parts))
+        return out
+
+    def threshold_for_precision(self, target: float) -> float:
+        """Lowest out-of-fold threshold reaching ``target`` precision (else the current one)."""
+        if self.pr_table is None or self.pr_table.empty:
+            return self.threshold
+        ok = self.pr_table[self.pr_table["precision"] >= target]
+        return float(ok["threshold"].min()) if len(ok) else self.threshold
+
+    def predict(self, df: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
+        """Registry contract: probability and whether to offer a callback, per row."""
+        prob = self.abandon_probability(df)
+        thr = self.threshold if threshold is None else threshold
+        return pd.DataFrame({"abandon_probability": prob, "offer_callback": prob >= thr}, index=df.index)
+
+    def score_log(self, raw_log: pd.DataFrame) -> pd.DataFrame:
+        """Rebuild queue state from a raw per-call log and score every queued call."""
+        feats = queue_state_features(parse_calls(raw_log))
+        out = self.predict(feats)
+        return pd.concat([feats[["call_id", "call_date", "abandoned"]], out], axis=1)

@@ -1,0 +1,89 @@
+"""Churn service in process and the batch CLI, from a registered champion."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from servicelens.cli import build_app
+from servicelens.settings import Settings
+from servicelens.simulator.customers import simulate_customers
+from training.churn import train_and_register
+
+
+def _customer(**over: object) -> dict:
+    row = simulate_customers(1, seed=3).drop(columns=["Churn", "contacts_90d"]).iloc[0].to_dict()
+    row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    row.update(over)
+    return row
+
+
+def test_service_scores_and_rejects_bad_input(sl_env: Settings, tmp_path) -> None:
+    result = train_and_register(n=900, seed=5)
+    assert result["promoted"] is True
+    from services.churn.service import ChurnService
+
+    with TestClient(ChurnService.to_asgi()) as client:
+        assert client.get("/readyz").status_code == 200
+        one = client.post("/churn/score", json={"customer": _customer()})
+        assert one.status_code == 200, one.text
+        body = one.json()
+        assert body["model_version"] == result["version"]
+        score = body["scores"][0]
+        assert 0 <= score["churn_probability"] <= 1 and score["risk_tier"] in ("high", "medium", "low")
+        assert len(score["reasons"]) == 3 and all(" risk" in r["text"] for r in score["reasons"])
+
+        many = client.post(
+            "/churn/score",
+            json={"customers": [_customer(customerID="a"), _customer(customerID="b", TotalCharges=" ")]},
+        )
+        assert many.status_code == 200 and [s["customerID"] for s in many.json()["scores"]] == ["a", "b"]
+
+        neg = client.post("/churn/score", json={"customer": _customer(tenure=-3)})
+        assert neg.status_code == 422 and "tenure" in neg.json()["errors"][0]["field"]
+        wrong = client.post("/churn/score", json={"customers": [_customer(MonthlyCharges="lots")]})
+        assert wrong.status_code == 422 and "MonthlyCharges" in wrong.json()["errors"][0]["field"]
+        empty = client.post("/churn/score", json={})
+        assert empty.status_code == 422
+
+    # batch CLI: CSV in, CSV out, same model
+    src = tmp_path / "in.csv"
+    simulate_customers(30, seed=9).drop(columns=["Churn"]).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    runner = CliRunner()
+    res = runner.invoke(build_app(), ["churn", "score", "--input", str(src), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    scored = pd.read_csv(out)
+    assert len(scored) == 30 and scored["churn_probability"].between(0, 1).all()
+    assert len(json.loads(scored["reasons"].iloc[0])) == 3 and scored["reason_1"].str.contains("risk").all()
+
+    bad = tmp_path / "bad.csv"
+    simulate_customers(5, seed=9).assign(tenure=[1, 2, -1, 3, 4]).to_csv(bad, index=False)
+    res = runner.invoke(build_app(), ["churn", "score", "--input", str(bad), "--output", str(out)])
+    assert res.exit_code == 2 and "tenure" in res.output
+
+
+def test_evaluate_cli_prints_contract_json(tmp_path) -> None:
+    df = simulate_customers(800, seed=11)
+    df.iloc[:600].to_csv(tmp_path / "tr.csv", index=False)
+    df.iloc[600:].to_csv(tmp_path / "te.csv", index=False)
+    res = CliRunner().invoke(
+        build_app(),
+        [
+            "evaluate",
+            "churn",
+            "--train",
+            str(tmp_path / "tr.csv"),
+            "--test",
+            str(tmp_path / "te.csv"),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output.strip().splitlines()[-1])
+    assert report["task"] == "churn" and report["n_test"] == 200
+    assert set(report["model"]) == {"roc_auc", "pr_auc", "brier", "ece", "lift_at_10pct"}
+    assert "logistic_regression" in report["baselines"] and set(report["seconds"]) == {"fit", "predict"}

@@ -1,0 +1,139 @@
+"""Trigger rules and their DB enforcement: capacity, cooldown, dedupe; the service in process."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from features.triggers import (
+    CALLBACK,
+    COMPLAINT,
+    RETENTION,
+    TriggerPolicy,
+    TriggerStore,
+    callback_candidates,
+    complaint_candidates,
+    retention_candidates,
+)
+from servicelens.db import TriggerEvent, init_db
+from servicelens.settings import Settings
+
+DAY1 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def store(sl_env: Settings) -> TriggerStore:
+    return TriggerStore(init_db(sl_env.db_url), TriggerPolicy(retention_daily_capacity=3))
+
+
+def _count(store: TriggerStore, kind: str) -> int:
+    with Session(store.engine) as s:
+        return s.scalar(select(func.count(TriggerEvent.id)).where(TriggerEvent.trigger_type == kind))
+
+
+def _customers(ids: list[str], ev: float = 50.0) -> list[dict]:
+    return [{"customer_id": c, "churn_probability": 0.6, "expected_value": ev + i} for i, c in enumerate(ids)]
+
+
+def test_retention_capacity_ranks_by_value(store: TriggerStore) -> None:
+    res = store.emit(retention_candidates(_customers(list("abcde")), store.policy, DAY1))
+    assert [t.subject_id for t in res.emitted] == ["e", "d", "c"]  # highest expected value first
+    assert [s["reason"] for s in res.suppressed] == ["capacity", "capacity"]
+    later = store.emit(retention_candidates(_customers(["f"]), store.policy, DAY1 + dt.timedelta(hours=3)))
+    assert not later.emitted and later.suppressed[0]["reason"] == "capacity"
+    assert _count(store, RETENTION) == 3
+    # not worth a call: never a candidate
+    assert retention_candidates(_customers(["g"], ev=-5.0), store.policy, DAY1) == []
+
+
+def test_retention_cooldown_enforced_against_db(store: TriggerStore) -> None:
+    assert store.emit(retention_candidates(_customers(["a"]), store.policy, DAY1)).emitted
+    fresh = TriggerStore(store.engine, store.policy)  # a new process sees the same history
+    res = fresh.emit(retention_candidates(_customers(["a", "b"]), store.policy, DAY1 + dt.timedelta(days=1)))
+    assert [t.subject_id for t in res.emitted] == ["b"]
+    assert res.suppressed == [{"subject_id": "a", "trigger_type": RETENTION, "reason": "cooldown"}]
+    res = fresh.emit(retention_candidates(_customers(["a"]), store.policy, DAY1 + dt.timedelta(days=31)))
+    assert [t.subject_id for t in res.emitted] == ["a"]
+
+
+def test_callback_dedupe_and_threshold(store: TriggerStore) -> None:
+    calls = [
+        {"call_id": "c1", "customer_id": "42", "abandon_probability": 0.8},
+        {"call_id": "c2", "customer_id": "0", "abandon_probability": 0.1},
+    ]
+    cands = callback_candidates(calls, threshold=0.5, now=DAY1)
+    assert [c.dedupe_key for c in cands] == [f"{CALLBACK}:c1"]
+    assert store.emit(cands).emitted
+    again = store.emit(callback_candidates(calls, 0.5, DAY1 + dt.timedelta(hours=5)))
+    assert again.suppressed[0]["reason"] == "duplicate" and _count(store, CALLBACK) == 1
+
+
+def test_complaint_rules_accept_tagging_shape(store: TriggerStore) -> None:
+    msgs = [
+        {"message_id": "m1", "subject_id": "u1", "tags": {"sentiment": {"label": "negative", "confidence": 0.93,
+                                                                          "needs_review": False}}},
+        {"message_id": "m2", "subject_id": "u2", "tags": {"sentiment": {"label": "negative", "confidence": 0.55,
+                                                                          "needs_review": True}}},
+        {"message_id": "m3", "subject_id": "u3", "tags": {"intent": {"label": "complaint", "confidence": 0.9,
+                                                                       "needs_review": False}}},
+        {"message_id": "m4", "subject_id": "u4", "tags": {"sentiment": {"label": "positive", "confidence": 0.99,
+                                                                          "needs_review": False}}},
+    ]  # fmt: skip
+    cands = complaint_candidates(msgs, store.policy, DAY1)
+    assert sorted(c.subject_id for c in cands) == ["u1", "u3"]
+    assert all(c.trigger_type == COMPLAINT for c in cands)
+    store.emit(cands)
+    # a second complaint message of u1 within the cooldown is not escalated again
+    more = complaint_candidates([{**msgs[0], "message_id": "m5"}], store.policy, DAY1 + dt.timedelta(hours=1))
+    assert store.emit(more).suppressed[0]["reason"] == "cooldown"
+
+
+def test_intervention_service_in_process(sl_env: Settings) -> None:
+    from training.intervention import train_and_register
+
+    result = train_and_register(days=4, seed=2)
+    assert result["promoted"] is True
+    from services.intervention.service import InterventionService
+
+    callers = [
+        {"call_id": "x1", "customer_id": "7", "priority": 0, "type": "NW", "hour": 18.5, "weekday": 2,
+         "queue_ahead": 12, "queue_ahead_type": 9, "predicted_wait_rate": 900, "abandon_rate_type": 0.6},
+        {"call_id": "x2", "priority": 2, "type": "PS", "hour": 10, "queue_ahead": 0, "queue_ahead_type": 0,
+         "predicted_wait_rate": 0},
+    ]  # fmt: skip
+    body = {
+        "now": "2026-03-02T09:00:00Z",
+        "callers": callers,
+        "customers": [{"customer_id": "k1", "churn_probability": 0.8, "reasons": ["Contract = Month-to-month"]}],
+        "messages": [{"message_id": "m1", "subject_id": "k2",
+                      "tags": {"sentiment": {"label": "negative", "confidence": 0.95, "needs_review": False}}}],
+    }  # fmt: skip
+    with TestClient(InterventionService.to_asgi()) as client:
+        assert client.get("/readyz").status_code == 200
+        first = client.post("/interventions/evaluate", json=body)
+        assert first.status_code == 200, first.text
+        out = first.json()
+        assert out["model_version"] == result["version"]
+        kinds = {t["trigger_type"]: t for t in out["triggers"]}
+        assert {CALLBACK, RETENTION, COMPLAINT} <= set(kinds)
+        assert kinds[CALLBACK]["subject_id"] == "7" and "callers ahead" in kinds[CALLBACK]["reason"]
+        for t in out["triggers"]:
+            assert {
+                "subject_id",
+                "trigger_type",
+                "score",
+                "reason",
+                "action",
+                "dedupe_key",
+                "created_at",
+            } <= set(t)
+        second = client.post("/interventions/evaluate", json=body)
+        assert second.status_code == 200 and second.json()["triggers"] == []
+        assert {s["reason"] for s in second.json()["suppressed"]} <= {"duplicate", "cooldown"}
+        bad = client.post("/interventions/evaluate", json={"callers": [{"call_id": "z", "queue_ahead": -1}]})
+        assert bad.status_code == 422 and "queue_ahead" in bad.json()["errors"][0]["field"]
+        assert client.post("/interventions/evaluate", json={}).status_code == 422
