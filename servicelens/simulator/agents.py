@@ -3,9 +3,9 @@
 No public data set holds contact-center agent demographics, so the agent-scoring model and
 the bias audit are built on this simulator. Assumptions (documented so audits can be read):
 
-- Latent true quality ``quality_true`` ~ N(0, 1) plus a small tenure effect; it does **not**
-  depend on gender, age band, primary language, site or shift. Any difference a model shows
-  between those groups therefore comes from the injected bias (or sampling noise).
+- Latent true quality ``quality_true`` ~ N(0, 1); it does **not** depend on gender, age band,
+  primary language, site or shift. Any difference a model shows between those groups
+  therefore comes from the injected bias (or sampling noise).
 - Demographics are correlated with operations as in real centres: language with site
   (Spanish speakers mostly nearshore, "other" mostly offshore), age with shift and tenure.
   A proxy bias on a site therefore lands on the language groups concentrated there.
@@ -82,7 +82,9 @@ def _pick(rng: np.random.Generator, values: list[str], probs: list[float], n: in
     return rng.choice(np.array(values, dtype=object), size=n, p=np.asarray(probs) / np.sum(probs))
 
 
-def _conditional(rng: np.random.Generator, keys: np.ndarray, table: dict[str, list[float]], values: list[str]):
+def _conditional(
+    rng: np.random.Generator, keys: np.ndarray, table: dict[str, list[float]], values: list[str]
+):
     out = np.empty(len(keys), dtype=object)
     for key, probs in table.items():
         idx = np.flatnonzero(keys == key)
@@ -108,7 +110,7 @@ def simulate_agents(
     tenure_mean = np.array([_TENURE_MEAN[a] for a in age])
     tenure = np.clip(rng.gamma(2.0, tenure_mean / 2.0), 1, 360).round(0)
 
-    quality = rng.normal(0, 1, n) + 0.25 * (np.log1p(tenure) - np.log1p(30.0))
+    quality = rng.normal(0, 1, n)
     complexity = np.clip(2.5 + 0.4 * (np.log1p(tenure) - 3.3) + rng.normal(0, 0.8, n), 1, 5)
     mix = rng.dirichlet([6.0, 2.5, 1.5], size=n)  # voice, chat, email
 

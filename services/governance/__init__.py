@@ -1,0 +1,1 @@
+"""Governance service: bias audits over HTTP (see ``service.py``)."""
