@@ -39,6 +39,7 @@ __all__ = [
     "promote_evaluated",
     "record_override",
     "load",
+    "load_version",
     "version_info",
     "history",
     "list_models",
@@ -397,7 +398,7 @@ def promote_evaluated(
     """Score the candidate and the current champion with one ``evaluate(predictor)`` on the
     same evaluation data, then :func:`promote` with those numbers (the retraining path)."""
     settings = settings or get_settings()
-    candidate = _load_version(task, str(version), settings)
+    candidate = load_version(task, str(version), settings)
     metrics = {"candidate": evaluate(candidate)}
     try:
         champion = load(task, alias="champion", settings=settings)
@@ -418,8 +419,9 @@ def promote_evaluated(
     )
 
 
-def _load_version(task: str, version: str, settings: Settings) -> Any:
-    _setup(settings)
+def load_version(task: str, version: str, settings: Settings | None = None) -> Any:
+    """The predictor of one version, by number (audits of refused or retired versions)."""
+    _setup(settings or get_settings())
     pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name(task)}/{version}")
     return pyfunc.unwrap_python_model().predictor
 
@@ -433,7 +435,7 @@ def load(task: str, alias: str = "champion", settings: Settings | None = None) -
         mv = mlclient.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
         raise LookupError(f"{name} has no @{alias} version: train and promote one first") from exc
-    predictor = _load_version(task, str(mv.version), settings)
+    predictor = load_version(task, str(mv.version), settings)
     return LoadedModel(
         task=task,
         name=name,
