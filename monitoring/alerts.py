@@ -1,0 +1,157 @@
+"""Alert rules and alert events (drift, forecast accuracy) that point at the retraining path.
+
+Rules come from settings (``drift_share_threshold``) plus an optional rules file
+``$SERVICELENS_HOME/alert_rules.yaml`` (``key_features: {TASK: [COL, ...]}``,
+``drift_share_threshold``, ``wape_threshold``). An event goes to stdout (one JSON line),
+is appended to ``$SERVICELENS_HOME/alerts.jsonl`` and, when ``alert_webhook_url`` is set,
+POSTed there (best effort: a webhook outage never fails the check).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from servicelens.settings import Settings, get_settings
+
+__all__ = ["AlertEvent", "AlertRules", "accuracy_alert", "alerts_file", "drift_alert", "emit"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AlertRules:
+    drift_share_threshold: float = 0.3
+    key_features: dict[str, list[str]] = field(default_factory=dict)
+    wape_threshold: float = 0.2
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> AlertRules:
+        """Settings first, then the optional rules file on top."""
+        settings = settings or get_settings()
+        rules = cls(drift_share_threshold=settings.drift_share_threshold)
+        path = settings.home_dir / "alert_rules.yaml"
+        if path.exists():
+            import yaml
+
+            data = yaml.safe_load(path.read_text()) or {}
+            rules.drift_share_threshold = float(
+                data.get("drift_share_threshold", rules.drift_share_threshold)
+            )
+            rules.wape_threshold = float(data.get("wape_threshold", rules.wape_threshold))
+            rules.key_features = {str(k): list(v) for k, v in (data.get("key_features") or {}).items()}
+        return rules
+
+
+@dataclass
+class AlertEvent:
+    kind: str  # "drift" | "forecast_accuracy"
+    task: str
+    model: str | None
+    model_version: str | None
+    columns: list[str]
+    reasons: list[str]
+    suggested_action: str
+    details: dict[str, Any] = field(default_factory=dict)
+    ts: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    alert_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def _action(task: str) -> str:
+    return (
+        f"servicelens train {task}  # then: servicelens registry promote {task} NEW_VERSION "
+        f'--reason "retrain after {task} alert" --approver YOU  (promotion goes through the gates)'
+    )
+
+
+def drift_alert(
+    result: Any,
+    task: str,
+    model: str | None = None,
+    model_version: str | None = None,
+    rules: AlertRules | None = None,
+) -> AlertEvent | None:
+    """An event when the drifted share reaches the threshold or a key feature drifts."""
+    rules = rules or AlertRules.load()
+    drifted = list(result.drifted_columns)
+    reasons = []
+    if result.drifted_share >= rules.drift_share_threshold:
+        reasons.append(f"drifted share {result.drifted_share:.2f} >= {rules.drift_share_threshold:.2f}")
+    keys = [c for c in rules.key_features.get(task, []) if c in drifted]
+    if keys:
+        reasons.append(f"key feature(s) drifted: {', '.join(keys)}")
+    pred = result.prediction_drift
+    if pred and pred["drifted"]:
+        reasons.append("prediction drift")
+    if not reasons:
+        return None
+    return AlertEvent(
+        kind="drift",
+        task=task,
+        model=model,
+        model_version=model_version,
+        columns=drifted,
+        reasons=reasons,
+        suggested_action=_action(task),
+        details={"drifted_share": result.drifted_share, "n_current": result.n_current},
+    )
+
+
+def accuracy_alert(
+    worst: dict[str, float],
+    task: str = "forecast",
+    model_version: str | None = None,
+    rules: AlertRules | None = None,
+) -> AlertEvent | None:
+    """An event when any queue's intraday variance (|actual - forecast| / forecast, cumulated
+    over the day) passes the reforecast threshold (``wape_threshold``, ~20 %)."""
+    rules = rules or AlertRules.load()
+    over = {q: w for q, w in worst.items() if w > rules.wape_threshold}
+    if not over:
+        return None
+    return AlertEvent(
+        kind="forecast_accuracy",
+        task=task,
+        model=f"servicelens-{task}",
+        model_version=model_version,
+        columns=sorted(over),
+        reasons=[
+            f"intraday variance {w:.1%} > {rules.wape_threshold:.0%} on queue {q}" for q, w in over.items()
+        ],
+        suggested_action=f"reforecast the day for {', '.join(sorted(over))}; if it persists, "
+        + _action(task),
+        details={"wape": over},
+    )
+
+
+def alerts_file(settings: Settings | None = None) -> Path:
+    return (settings or get_settings()).home_dir / "alerts.jsonl"
+
+
+def emit(event: AlertEvent, settings: Settings | None = None, stdout: bool = True) -> None:
+    """Send an event to stdout, the JSON-lines file and the optional webhook."""
+    settings = settings or get_settings()
+    line = json.dumps({"alert": asdict(event)}, default=str)
+    if stdout:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    path = alerts_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(asdict(event), default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    if settings.alert_webhook_url:
+        import httpx
+
+        try:
+            httpx.post(settings.alert_webhook_url, json=asdict(event), timeout=5.0).raise_for_status()
+        except httpx.HTTPError as exc:
+            logger.warning("alert webhook %s failed: %s", settings.alert_webhook_url, exc)

@@ -1,0 +1,612 @@
+"""Data and prediction drift with Evidently 0.7, cheap on big windows.
+
+Why it is fast: Evidently's default tests on references > 1,000 rows are effect sizes
+(normed Wasserstein for numbers, Jensen-Shannon for categories, threshold 0.1), so the
+verdict depends on the window's *distribution*, not its size. A stratified sample of the
+window (default 50,000 rows, proportional over time-ordered strata) estimates each score
+with a standard error of about ``sqrt(1/n_sample + 1/n_reference)``; columns whose sampled
+score lies within 3 standard errors of the threshold are re-scored on the full window
+when it is in memory, so verdicts match a full run. Stat-test choices are resolved once
+from the reference (cached on disk per reference fingerprint) and passed explicitly.
+Windows from the prediction log are read in chunks: ids first, then only the sampled rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from servicelens.settings import Settings, get_settings
+
+__all__ = [
+    "ColumnDrift",
+    "DriftResult",
+    "DEFAULT_SAMPLE_SIZE",
+    "column_types",
+    "compute_drift",
+    "flatten_records",
+    "log_drift_to_mlflow",
+    "read_prediction_window",
+    "resolve_methods",
+    "sample_frame",
+    "sampling_power",
+    "write_reports",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SAMPLE_SIZE = 50_000
+_P_VALUE_METHODS = {
+    "ks",
+    "chisquare",
+    "z",
+    "fisher_exact",
+    "g_test",
+    "anderson",
+    "cramer_von_mises",
+    "mannw",
+    "t_test",
+}
+_SKIP_OUTPUT_KEYS = {"model_version", "model", "version", "request_id", "id", "model_name"}
+
+
+@dataclass
+class ColumnDrift:
+    drifted: bool
+    score: float
+    method: str
+    threshold: float
+    kind: str  # "num" | "cat"
+    rescored_full: bool = False
+
+
+@dataclass
+class DriftResult:
+    dataset_drift: bool
+    drifted_share: float
+    columns: dict[str, ColumnDrift]
+    drift_share_threshold: float
+    n_reference: int
+    n_current: int
+    n_scored: int
+    sampling: dict[str, Any]
+    prediction_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    snapshot: Any = field(default=None, repr=False)
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c for c, d in self.columns.items() if d.drifted]
+
+    @property
+    def prediction_drift(self) -> dict[str, Any] | None:
+        cols = {c: asdict(self.columns[c]) for c in self.prediction_columns if c in self.columns}
+        return {"drifted": any(v["drifted"] for v in cols.values()), "columns": cols} if cols else None
+
+    def contract(self) -> dict[str, Any]:
+        """The ``servicelens drift --json`` line (ARCHITECTURE.md contract)."""
+        return {
+            "dataset_drift": bool(self.dataset_drift),
+            "drifted_share": float(self.drifted_share),
+            "columns": {
+                c: {"drifted": bool(d.drifted), "p_value_or_score": float(d.score), "method": d.method}
+                for c, d in self.columns.items()
+            },
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.contract()
+        out.update(
+            drift_share_threshold=self.drift_share_threshold,
+            n_reference=self.n_reference,
+            n_current=self.n_current,
+            n_scored=self.n_scored,
+            sampling=self.sampling,
+            prediction_drift=self.prediction_drift,
+            details={c: asdict(d) for c, d in self.columns.items()},
+            seconds=round(self.seconds, 3),
+        )
+        return out
+
+
+def column_types(
+    reference: pd.DataFrame,
+    numerical: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    exclude: Iterable[str] = (),
+) -> tuple[list[str], list[str]]:
+    """Explicit column types: given lists win; else numbers are numerical, text/bool categorical.
+
+    Identifier-like text columns (almost all values distinct) and datetimes are left out.
+    """
+    skip = set(exclude)
+    num = [c for c in (numerical or []) if c in reference.columns]
+    cat = [c for c in (categorical or []) if c in reference.columns]
+    given = set(num) | set(cat)
+    for col in reference.columns:
+        if col in given or col in skip or (numerical is not None and categorical is not None):
+            continue
+        s = reference[col]
+        if pd.api.types.is_bool_dtype(s):
+            cat.append(col)
+        elif pd.api.types.is_numeric_dtype(s):
+            num.append(col)
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            continue
+        elif s.nunique(dropna=True) > max(50, 0.5 * len(s)):
+            logger.info("drift: skipping identifier-like column %s", col)
+        else:
+            cat.append(col)
+    return num, cat
+
+
+def _fingerprint(reference: pd.DataFrame, num: Sequence[str], cat: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([list(num), list(cat), len(reference)]).encode())
+    h.update(pd.util.hash_pandas_object(reference[list(num) + list(cat)], index=False).values.tobytes())
+    return h.hexdigest()[:16]
+
+
+def resolve_methods(
+    reference: pd.DataFrame,
+    num: Sequence[str],
+    cat: Sequence[str],
+    cache_dir: Path | None = None,
+) -> dict[str, str]:
+    """Evidently's default stat test per column, chosen from the reference once and cached."""
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+    from evidently.legacy.core import ColumnType
+
+    path = None
+    if cache_dir is not None:
+        path = cache_dir / f"drift-methods-{_fingerprint(reference, num, cat)}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+    methods = {}
+    for cols, ctype in ((num, ColumnType.Numerical), (cat, ColumnType.Categorical)):
+        for col in cols:
+            s = reference[col].dropna()
+            methods[col] = get_stattest(s, s, ctype, None).name
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(methods))
+    return methods
+
+
+def sampling_power(n_sample: int, n_reference: int, threshold: float = 0.1) -> dict[str, float]:
+    """Standard error of a sampled effect-size score and the power that follows from it.
+
+    ``score_se`` is a conservative rule (``sqrt(1/n + 1/m)``, unit-variance scale);
+    ``power_at_1.25x_threshold``: chance a column whose full-window score is 25 % above the
+    threshold is flagged on the sample; ``min_detectable_score_power80``: the score flagged
+    with 80 % power.
+    """
+    se = math.sqrt(1.0 / max(n_sample, 1) + 1.0 / max(n_reference, 1))
+    power = 0.5 * (1 + math.erf((0.25 * threshold / se) / math.sqrt(2)))
+    return {
+        "score_se": round(se, 5),
+        "power_at_1.25x_threshold": round(power, 5),
+        "min_detectable_score_power80": round(threshold + 0.8416 * se, 5),
+    }
+
+
+def sample_frame(
+    df: pd.DataFrame, n: int, seed: int = 42, strata: str | Sequence[Any] | None = None
+) -> pd.DataFrame:
+    """``n`` rows without replacement, allocated proportionally over strata.
+
+    ``strata``: a column name, per-row labels, or None (then: 20 contiguous blocks of the
+    frame's order, i.e. time strata for a time-ordered window).
+    """
+    if len(df) <= n:
+        return df
+    rng = np.random.default_rng(seed)
+    if strata is None:
+        labels = np.arange(len(df)) * 20 // len(df)
+    elif isinstance(strata, str):
+        labels = pd.factorize(df[strata])[0]
+    else:
+        labels = pd.factorize(pd.Series(list(strata)))[0]
+    return df.iloc[_stratified_positions(labels, n, rng)]
+
+
+def _stratified_positions(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels)
+    quota = np.floor(counts * n / counts.sum()).astype(int)
+    short = n - quota.sum()  # hand out the remainder to the largest fractional parts
+    if short > 0:
+        frac = counts * n / counts.sum() - quota
+        quota[np.argsort(-frac)[:short]] += 1
+    picks, start = [], 0
+    for cnt, q in zip(counts, quota, strict=True):
+        if q:
+            picks.append(order[start + rng.choice(cnt, size=q, replace=False)])
+        start += cnt
+    return np.sort(np.concatenate(picks)) if picks else np.array([], dtype=int)
+
+
+def _run_evidently(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    num: list[str],
+    cat: list[str],
+    methods: dict[str, str],
+    drift_share: float,
+) -> tuple[dict[str, ColumnDrift], Any]:
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    n_cols, c_cols = list(num), list(cat)
+    definition = DataDefinition(numerical_columns=n_cols, categorical_columns=c_cols)
+    preset = DataDriftPreset(
+        columns=n_cols + c_cols,
+        drift_share=drift_share,
+        per_column_method={c: methods[c] for c in n_cols + c_cols},
+    )
+    snapshot = Report([preset], include_tests=True).run(
+        Dataset.from_pandas(current[n_cols + c_cols], data_definition=definition),
+        Dataset.from_pandas(reference[n_cols + c_cols], data_definition=definition),
+    )
+    raw = snapshot.dict()
+    flags = {
+        t["metric_config"]["params"]["column"]: t["status"] == "FAIL"
+        for t in raw["tests"]
+        if t["id"] == "drift" and "column" in t["metric_config"]["params"]
+    }
+    out = {}
+    for m in raw["metrics"]:
+        cfg = m["config"]
+        if not cfg["type"].endswith("ValueDrift"):
+            continue
+        col = cfg["column"]
+        out[col] = ColumnDrift(
+            drifted=bool(flags.get(col, False)),
+            score=float(m["value"]),
+            method=str(cfg.get("method")),
+            threshold=float(cfg.get("threshold")),
+            kind="num" if col in n_cols else "cat",
+        )
+    return out, snapshot
+
+
+def _coerce(
+    df: pd.DataFrame, num: Sequence[str], cat: Sequence[str], discrete: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Numbers as floats, categories as plain strings (missing stays missing); discrete
+    numbers as their shortest text, so 1, 1.0 and "1" are one category."""
+    out = {}
+    for c in df.columns:
+        if c in num:
+            out[c] = pd.to_numeric(df[c], errors="coerce")
+        elif c in discrete:
+            values = pd.to_numeric(df[c], errors="coerce")
+            out[c] = values.map(lambda v: f"{v:g}", na_action="ignore").astype(object)
+        elif c in cat:
+            out[c] = df[c].astype("string").astype(object)
+    return pd.DataFrame(out, index=df.index)
+
+
+def _score_direct(
+    reference: pd.DataFrame, current: pd.DataFrame, cols: list[str], num: list[str], methods: dict[str, str]
+) -> dict[str, ColumnDrift]:
+    """The stat tests Evidently runs per column (same functions, same cleaning), without plots."""
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+    from evidently.legacy.core import ColumnType
+
+    out = {}
+    for col in cols:
+        ctype = ColumnType.Numerical if col in num else ColumnType.Categorical
+        ref = reference[col].replace([-np.inf, np.inf], np.nan).dropna()
+        cur = current[col].replace([-np.inf, np.inf], np.nan).dropna()
+        test = get_stattest(ref, cur, ctype, methods[col])
+        res = test(ref, cur, ctype, None)
+        out[col] = ColumnDrift(
+            drifted=bool(res.drifted),
+            score=float(res.drift_score),
+            method=test.name,
+            threshold=float(res.actual_threshold),
+            kind="num" if col in num else "cat",
+        )
+    return out
+
+
+def _borderline(d: ColumnDrift, se: float, method_id: str) -> bool:
+    if method_id in _P_VALUE_METHODS:
+        return d.threshold / 5 < d.score < d.threshold * 5
+    return abs(d.score - d.threshold) < 3 * se
+
+
+def compute_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    numerical: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    prediction_columns: Sequence[str] = (),
+    drift_share: float | None = None,
+    sample_size: int | None = DEFAULT_SAMPLE_SIZE,
+    strata: str | None = None,
+    n_window: int | None = None,
+    seed: int = 42,
+    progress: bool = True,
+    report: bool = True,
+    settings: Settings | None = None,
+) -> DriftResult:
+    """Drift of ``current`` against ``reference`` (Evidently), sampling big windows.
+
+    ``sample_size=None`` scores the full window (the plain, slow path). ``n_window``: the
+    true window size when ``current`` is already a sample of it (prediction-log path).
+    ``report=False`` runs Evidently's stat tests without building the HTML report (same
+    scores and verdicts, much faster; ``snapshot`` is then None).
+    """
+    from rich.progress import Progress
+
+    settings = settings or get_settings()
+    started = time.perf_counter()
+    share = settings.drift_share_threshold if drift_share is None else drift_share
+    num, cat = column_types(reference, numerical, categorical)
+    num = [c for c in num if c in current.columns]
+    cat = [c for c in cat if c in current.columns]
+    if not num + cat:
+        raise ValueError("no common columns to compare between reference and current")
+    # numbers with <= 5 distinct values (flags, counts) are compared as categories: Evidently's
+    # default tests for them (z, chi-square) only accept categorical columns
+    discrete = [c for c in num if pd.to_numeric(reference[c], errors="coerce").nunique() <= 5]
+    num = [c for c in num if c not in discrete]
+    cat = cat + discrete
+    reference = _coerce(reference, num, cat, discrete)
+    methods = resolve_methods(reference, num, cat, cache_dir=settings.home_dir / "cache")
+    n_current = n_window or len(current)
+    sampled = sample_size is not None and len(current) > sample_size
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("drift", total=3)
+        bar.update(task, description=f"sampling {len(current):,} rows")
+        scored = sample_frame(current, sample_size, seed, strata) if sampled else current
+        scored = _coerce(scored, num, cat, discrete)
+        bar.advance(task)
+        bar.update(task, description=f"Evidently on {len(scored):,} x {len(num + cat)}")
+        if report:
+            cols, snapshot = _run_evidently(reference, scored, num, cat, methods, share)
+        else:
+            cols, snapshot = _score_direct(reference, scored, num + cat, num, methods), None
+        bar.advance(task)
+        power = sampling_power(len(scored), len(reference))
+        rescored = []
+        if sampled:
+            rescored = [c for c, d in cols.items() if _borderline(d, power["score_se"], methods[c])]
+        if rescored:
+            bar.update(task, description=f"re-scoring {len(rescored)} borderline column(s) in full")
+            full = _score_direct(
+                reference, _coerce(current[rescored], num, cat, discrete), rescored, num, methods
+            )
+            for c in rescored:
+                full[c].rescored_full = True
+                cols[c] = full[c]
+        bar.advance(task)
+    drifted = sum(d.drifted for d in cols.values())
+    drifted_share = drifted / len(cols)
+    sampling = {
+        "method": ("stratified:" + (strata or "time-blocks"))
+        if sampled or n_window
+        else "none (full window)",
+        "n_window": int(n_current),
+        "n_scored": int(len(scored)),
+        "rescored_full": rescored,
+        **power,
+    }
+    return DriftResult(
+        dataset_drift=drifted_share >= share,
+        drifted_share=drifted_share,
+        columns=cols,
+        drift_share_threshold=share,
+        n_reference=len(reference),
+        n_current=int(n_current),
+        n_scored=len(scored),
+        sampling=sampling,
+        prediction_columns=[c for c in prediction_columns if c in cols],
+        seconds=time.perf_counter() - started,
+        snapshot=snapshot,
+    )
+
+
+# --------------------------------------------------------------------------- prediction log window
+def _flat(prefix: str, obj: Any, out: dict[str, Any]) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _flat(f"{prefix}{k}.", v, out)
+    else:
+        out[prefix[:-1]] = obj
+
+
+def _rows_of(payload: Any) -> list[dict[str, Any]]:
+    """A request/response body as rows: a list of records, a dict holding one, or one record."""
+    if isinstance(payload, list):
+        return [r if isinstance(r, dict) else {"value": r} for r in payload]
+    if isinstance(payload, dict):
+        lists = [k for k, v in payload.items() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        if len(lists) == 1:
+            shared = {k: v for k, v in payload.items() if k != lists[0] and not isinstance(v, list | dict)}
+            return [{**shared, **r} for r in payload[lists[0]]]
+        row: dict[str, Any] = {}
+        _flat("", {k: v for k, v in payload.items() if not isinstance(v, list)}, row)
+        return [row]
+    return [{"value": payload}] if payload is not None else []
+
+
+def flatten_records(inputs: Sequence[Any], outputs: Sequence[Any]) -> tuple[pd.DataFrame, list[str]]:
+    """Logged inputs/outputs as one frame; output fields become ``prediction.<key>`` columns."""
+    rows: list[dict[str, Any]] = []
+    pred_cols: set[str] = set()
+    for inp, outp in zip(inputs, outputs, strict=True):
+        in_rows = _rows_of(inp)
+        out_rows = _rows_of(outp)
+        if len(out_rows) not in (len(in_rows), 1):
+            out_rows = [{}]
+        for i, r in enumerate(in_rows):
+            o = out_rows[i] if len(out_rows) == len(in_rows) else out_rows[0]
+            preds = {
+                f"prediction.{k}": v
+                for k, v in o.items()
+                if k not in _SKIP_OUTPUT_KEYS and isinstance(v, int | float | str | bool)
+            }
+            pred_cols.update(preds)
+            rows.append({**{k: v for k, v in r.items() if not isinstance(v, list | dict)}, **preds})
+    return pd.DataFrame(rows), sorted(pred_cols)
+
+
+def _window_ids(engine: Any, service: str, since: dt.datetime, until: dt.datetime | None) -> np.ndarray:
+    """Ids of a service's rows in [since, until), in time order, as int64.
+
+    Raw DB-API cursor and ``ORDER BY ts`` on purpose: the (service, ts) index covers the
+    query (SQLite keeps the rowid in every index), so 10M ids stream without a sort and
+    without building 10M SQLAlchemy rows.
+    """
+    from servicelens.db import PredictionRecord
+
+    to_db = PredictionRecord.__table__.c.ts.type.bind_processor(engine.dialect) or (lambda v: v)
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    sql = f"SELECT id FROM prediction_log WHERE service = {mark} AND ts >= {mark}"
+
+    def utc(t: dt.datetime) -> dt.datetime:
+        return t.astimezone(dt.UTC) if t.tzinfo else t
+
+    params: list[Any] = [service, to_db(utc(since))]
+    if until is not None:
+        sql += f" AND ts < {mark}"
+        params.append(to_db(utc(until)))
+    parts = []
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(sql + " ORDER BY ts, id", params)
+        while rows := cur.fetchmany(200_000):
+            parts.append(np.array(rows, dtype=np.int64).reshape(-1))
+        cur.close()
+    finally:
+        raw.close()
+    return np.concatenate(parts) if parts else np.array([], dtype=np.int64)
+
+
+def read_prediction_window(
+    service: str,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    *,
+    sample_size: int | None = DEFAULT_SAMPLE_SIZE,
+    seed: int = 42,
+    chunk_size: int = 5_000,
+    progress: bool = True,
+    settings: Settings | None = None,
+) -> tuple[pd.DataFrame, list[str], int]:
+    """The window's logged requests as a frame (sampled), its prediction columns and its rows.
+
+    ``sample_size`` counts requests; the row count returned is exact when nothing was
+    sampled and estimated from the sampled requests' rows per request otherwise.
+
+    Memory stays flat: the window's ids are streamed (8 bytes each), a stratified sample of
+    them is drawn over time-ordered strata, and only those rows are fetched, in chunks.
+    """
+    from rich.progress import Progress
+    from sqlalchemy import select
+
+    from servicelens.db import PredictionRecord, get_engine
+
+    settings = settings or get_settings()
+    engine = get_engine(settings.db_url)
+    ids = _window_ids(engine, service, since, until)  # in time order
+    n_total = len(ids)
+    if sample_size is not None and n_total > sample_size:
+        labels = np.arange(n_total) * 20 // n_total  # 20 time strata, proportional allocation
+        ids = ids[_stratified_positions(labels, sample_size, np.random.default_rng(seed))]
+    ids = np.sort(ids)  # fetch in storage order
+    inputs: list[Any] = []
+    outputs: list[Any] = []
+    with Progress(disable=not progress, transient=True) as bar, engine.connect() as conn:
+        task = bar.add_task(f"reading {len(ids):,} of {n_total:,} logged rows", total=len(ids))
+        for start in range(0, len(ids), chunk_size):
+            chunk = [int(i) for i in ids[start : start + chunk_size]]
+            rows = conn.execute(
+                select(PredictionRecord.inputs, PredictionRecord.outputs).where(
+                    PredictionRecord.id.in_(chunk)
+                )
+            ).all()
+            for inp, outp in rows:
+                inputs.append(inp)
+                outputs.append(outp)
+            bar.advance(task, len(chunk))
+    frame, pred_cols = flatten_records(inputs, outputs)
+    n_rows = round(n_total * len(frame) / len(ids)) if len(ids) else 0  # requests may hold batches
+    return frame, pred_cols, n_rows
+
+
+# --------------------------------------------------------------------------- reports and MLflow
+def write_reports(result: DriftResult, out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Evidently's HTML report and our JSON summary, side by side."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = out_dir / f"{stem}.html"
+    js = out_dir / f"{stem}.json"
+    if result.snapshot is not None:
+        result.snapshot.save_html(str(html))
+    else:
+        html.write_text("<html><body><pre>" + json.dumps(result.to_dict(), indent=1) + "</pre></body></html>")
+    js.write_text(json.dumps(result.to_dict(), indent=1, default=str))
+    return html, js
+
+
+def log_drift_to_mlflow(
+    result: DriftResult,
+    task: str,
+    version_info: dict[str, Any],
+    paths: Sequence[Path] = (),
+    settings: Settings | None = None,
+) -> str:
+    """One MLflow run per drift check, tagged with and linked from the model version."""
+    import mlflow
+
+    from model_registry import registry
+
+    settings = settings or get_settings()
+    mlclient = registry.client(settings)
+    exp = mlflow.get_experiment_by_name(f"servicelens-{task}")
+    exp_id = exp.experiment_id if exp else mlflow.create_experiment(f"servicelens-{task}")
+    tags = {
+        "servicelens.kind": "drift",
+        "task": task,
+        "model_name": version_info["name"],
+        "model_version": str(version_info["version"]),
+        "model_run_id": str(version_info.get("run_id")),
+    }
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"drift-{task}-v{version_info['version']}") as run:
+        mlflow.set_tags(tags)
+        metrics = {
+            "drifted_share": result.drifted_share,
+            "dataset_drift": float(result.dataset_drift),
+            "n_current": float(result.n_current),
+            "n_scored": float(result.n_scored),
+        }
+        for col, d in result.columns.items():
+            safe = "".join(ch if ch.isalnum() or ch in "._-/" else "_" for ch in col)
+            metrics[f"drift_score.{safe}"] = d.score
+        mlflow.log_metrics(metrics)
+        for p in paths:
+            mlflow.log_artifact(str(p), artifact_path="drift")
+        run_id = run.info.run_id
+    mlclient.set_model_version_tag(
+        version_info["name"], str(version_info["version"]), "drift.last_run_id", run_id
+    )
+    mlclient.set_model_version_tag(
+        version_info["name"], str(version_info["version"]), "drift.last_share", f"{result.drifted_share:.3f}"
+    )
+    return run_id

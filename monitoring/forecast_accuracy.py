@@ -1,0 +1,198 @@
+"""Forecast accuracy tracking: issued forecast snapshots scored against actual volumes.
+
+For every queue and interval the forecast *as issued* is used (the latest snapshot issued
+at or before the interval started; if none was, the earliest one issued after). WAPE is
+reported per native interval, per hour and per day, plus the 80 % band coverage; the
+intraday variance ``(actual - forecast) / forecast``, cumulated over each day, is what
+planners watch: above ~20 % they reforecast, so that is the alert rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from servicelens.settings import Settings, get_settings
+
+__all__ = ["AccuracyReport", "load_snapshots", "read_actuals", "score_accuracy", "write_accuracy_report"]
+
+logger = logging.getLogger(__name__)
+
+_TIME_COLS = ("interval_start", "ts", "timestamp", "time", "datetime", "date")
+_VALUE_COLS = ("actual", "calls", "volume", "arrivals", "y", "count")
+_MIN_INTERVALS_FOR_VARIANCE = 6  # ignore the noisy first intervals of a day
+
+
+@dataclass
+class AccuracyReport:
+    queues: dict[str, dict[str, Any]]
+    overall: dict[str, float]
+    threshold: float
+    worst_variance: dict[str, float]
+    n_matched: int
+    frame: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "overall": self.overall,
+            "queues": self.queues,
+            "variance_threshold": self.threshold,
+            "latest_day_abs_variance": self.worst_variance,
+            "alert_queues": sorted(q for q, v in self.worst_variance.items() if v > self.threshold),
+            "n_matched": self.n_matched,
+        }
+
+
+def _naive_utc(s: pd.Series) -> pd.Series:
+    s = pd.to_datetime(s, utc=False)
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return s
+
+
+def load_snapshots(queue: str | None = None, settings: Settings | None = None) -> pd.DataFrame:
+    """Forecast rows as issued: one per (queue, interval_start)."""
+    from sqlalchemy import select
+
+    from servicelens.db import ForecastSnapshot, init_db
+
+    settings = settings or get_settings()
+    query = select(ForecastSnapshot.__table__)
+    if queue:
+        query = query.where(ForecastSnapshot.queue == queue)
+    with init_db(settings.db_url).connect() as conn:
+        df = pd.DataFrame(conn.execute(query).mappings().all())
+    if df.empty:
+        return df
+    df["interval_start"] = _naive_utc(df["interval_start"])
+    df["issued_at"] = _naive_utc(df["issued_at"])
+    before = df["issued_at"] <= df["interval_start"]
+    # as issued: latest snapshot before the interval; else the earliest one after it
+    df["_rank"] = np.where(before, df["issued_at"].astype("int64"), -df["issued_at"].astype("int64"))
+    df["_before"] = before
+    df = df.sort_values(["queue", "interval_start", "_before", "_rank"])
+    df = df.groupby(["queue", "interval_start"], as_index=False).tail(1)
+    return df.drop(columns=["_rank", "_before"]).reset_index(drop=True)
+
+
+def read_actuals(
+    path: Path,
+    time_col: str | None = None,
+    value_col: str | None = None,
+    queue_col: str | None = "queue",
+    default_queue: str | None = None,
+) -> pd.DataFrame:
+    """Actual volumes as ``queue, interval_start, actual`` (column names guessed if not given)."""
+    df = pd.read_csv(path)
+    tcol = time_col or next((c for c in _TIME_COLS if c in df.columns), None)
+    vcol = value_col or next((c for c in _VALUE_COLS if c in df.columns), None)
+    if tcol is None or vcol is None:
+        raise ValueError(f"cannot find time/value columns in {list(df.columns)}; pass --time-col/--value-col")
+    out = pd.DataFrame({"interval_start": _naive_utc(df[tcol]), "actual": pd.to_numeric(df[vcol])})
+    if queue_col and queue_col in df.columns:
+        out["queue"] = df[queue_col].astype(str)
+    else:
+        out["queue"] = default_queue or "default"
+    return out
+
+
+def _wape(f: pd.Series, a: pd.Series) -> float:
+    den = float(np.abs(a).sum())
+    return float(np.abs(f - a).sum() / den) if den > 0 else float("nan")
+
+
+def _by(frame: pd.DataFrame, freq: str) -> pd.DataFrame:
+    return frame.groupby(frame["interval_start"].dt.floor(freq))[["forecast", "actual"]].sum()
+
+
+def score_accuracy(
+    snapshots: pd.DataFrame, actuals: pd.DataFrame, threshold: float = 0.2, queue: str | None = None
+) -> AccuracyReport:
+    """WAPE by interval/hour/day per queue, by hour of day, and the daily intraday variance."""
+    cols = ["queue", "interval_start", "forecast", "lo", "hi", "model_version"]
+    m = snapshots[cols].merge(actuals, on=["queue", "interval_start"], how="inner")
+    if queue:
+        m = m[m["queue"] == queue]
+    if m.empty:
+        raise ValueError("no forecast snapshot matches the actuals (check queue names and timestamps)")
+    m = m.sort_values(["queue", "interval_start"]).reset_index(drop=True)
+    m["day"] = m["interval_start"].dt.date
+    m["cum_f"] = m.groupby(["queue", "day"])["forecast"].cumsum()
+    m["cum_a"] = m.groupby(["queue", "day"])["actual"].cumsum()
+    m["variance"] = (m["cum_a"] - m["cum_f"]) / m["cum_f"].where(m["cum_f"] > 0)
+    m["k"] = m.groupby(["queue", "day"]).cumcount() + 1
+    queues: dict[str, dict[str, Any]] = {}
+    worst: dict[str, float] = {}
+    for q, g in m.groupby("queue"):
+        hourly, daily = _by(g, "h"), _by(g, "D")
+        inside = g["lo"].notna() & g["hi"].notna()
+        days = {}
+        for day, d in g.groupby("day"):
+            settled = d[d["k"] >= min(_MIN_INTERVALS_FOR_VARIANCE, len(d))]["variance"].abs()
+            days[str(day)] = {
+                "wape": _wape(d["forecast"], d["actual"]),
+                "variance": float(d["variance"].iloc[-1]),
+                "max_abs_intraday_variance": float(settled.max()) if len(settled) else float("nan"),
+                "n_intervals": int(len(d)),
+            }
+        hod = g.groupby(g["interval_start"].dt.hour).apply(lambda x: _wape(x["forecast"], x["actual"]))
+        queues[str(q)] = {
+            "wape": _wape(g["forecast"], g["actual"]),
+            "wape_hourly": _wape(hourly["forecast"], hourly["actual"]),
+            "wape_daily": _wape(daily["forecast"], daily["actual"]),
+            "coverage_80": float(
+                ((g["actual"] >= g["lo"]) & (g["actual"] <= g["hi"]))[inside].mean()
+                if inside.any()
+                else np.nan
+            ),
+            "n_intervals": int(len(g)),
+            "model_versions": sorted({str(v) for v in g["model_version"].dropna()}),
+            "by_hour_of_day": {int(h): float(w) for h, w in hod.items()},
+            "days": days,
+        }
+        worst[str(q)] = days[max(days)]["max_abs_intraday_variance"]
+    overall = {
+        "wape": _wape(m["forecast"], m["actual"]),
+        "wape_hourly": _wape(_by(m, "h")["forecast"], _by(m, "h")["actual"]),
+        "wape_daily": _wape(_by(m, "D")["forecast"], _by(m, "D")["actual"]),
+    }
+    return AccuracyReport(queues, overall, threshold, worst, len(m), frame=m)
+
+
+def write_accuracy_report(
+    report: AccuracyReport, out_dir: Path, stem: str | None = None
+) -> tuple[Path, Path]:
+    """Plotly HTML (forecast vs actual and daily variance per queue; JS inlined once) + JSON."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = stem or f"forecast-accuracy-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    html, js = out_dir / f"{stem}.html", out_dir / f"{stem}.json"
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>{stem}</title></head><body><h1>Forecast accuracy</h1>"
+    ]
+    parts.append(f"<pre>{json.dumps(report.overall, indent=1)}</pre>")
+    for i, (q, g) in enumerate(report.frame.groupby("queue")):
+        fig = make_subplots(
+            rows=2, cols=1, subplot_titles=(f"{q}: forecast vs actual", "cumulative variance")
+        )
+        fig.add_trace(go.Scatter(x=g["interval_start"], y=g["actual"], name="actual"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=g["interval_start"], y=g["forecast"], name="forecast"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=g["interval_start"], y=g["variance"], name="variance"), row=2, col=1)
+        for sign in (1, -1):
+            fig.add_hline(y=sign * report.threshold, line_dash="dot", line_color="red", row=2, col=1)
+        stats = {k: v for k, v in report.queues[str(q)].items() if k not in ("days", "by_hour_of_day")}
+        parts.append(f"<h2>{q}</h2><pre>{json.dumps(stats, indent=1)}</pre>")
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+    parts.append("</body></html>")
+    html.write_text("\n".join(parts), encoding="utf-8")
+    js.write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    return html, js
