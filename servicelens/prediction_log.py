@@ -11,6 +11,12 @@ were recorded; the writer retries with back-off and replays the spool in order w
 database returns. When the queue is full, ``record()`` spools synchronously instead of
 dropping. ``close()`` (also registered with ``atexit``) flushes; spool files left by a
 process that died are claimed (``flock``) and replayed by the next writer of that service.
+
+A process killed outright (SIGKILL, OOM) loses its in-memory queue, so ``record()`` first
+appends each row to a per-process journal (one ``write`` to the OS, which survives the death
+of the process). Once every journaled row is in the DB or the fsync'd spool the journal is
+emptied (or, after rotation, deleted); a journal left by a dead process is claimed and
+replayed like a spool file, and the unique ``record_id`` keeps the replay exactly-once.
 """
 
 from __future__ import annotations
@@ -42,6 +48,20 @@ logger = logging.getLogger(__name__)
 _STOP = object()
 _MAX_BACKOFF_S = 5.0
 _REPLAY_CHUNK = 1000
+_JOURNAL_ROTATE_BYTES = 16 * 1024 * 1024
+
+
+class _Journal:
+    """One journal file and how many of its rows are written vs durable elsewhere."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.fh: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.written = 0
+        self.durable = 0
+        self.size = 0
 
 
 def idempotent_insert(engine: Engine, rows: list[dict[str, Any]]) -> int:
@@ -153,6 +173,10 @@ class PredictionLog:
         self._spool_fh: TextIO | None = None
         stem = f"predlog-{service}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._spool_path = self.settings.spool_dir / f"{stem}.jsonl"
+        self._journal_stem = stem
+        self._journal_lock = threading.Lock()
+        self._journals: dict[int, _Journal] = {}
+        self._journal_id = 0
         self._spool_pending = False
         self._leftovers: dict[Path, TextIO] = {}
         self._retry_at = 0.0
@@ -192,11 +216,13 @@ class PredictionLog:
         if self._closed:
             self._spool([row])
             return record_id
+        jid = self._journal_write(row)
         try:
-            self._queue.put_nowait(row)
+            self._queue.put_nowait((jid, row))
         except queue.Full:
             logger.warning("prediction log queue full; spooling record %s", record_id)
             self._spool([row])
+            self._journal_done([jid])
         return record_id
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -228,7 +254,8 @@ class PredictionLog:
                     item = self._queue.get_nowait()
                     if item is not _STOP:
                         rest.append(item)
-            self._spool(rest)
+            self._spool([row for _, row in rest])
+            self._journal_done([jid for jid, _ in rest])
         with self._spool_lock:
             if self._spool_fh is not None:
                 self._spool_fh.close()  # releases the flock; a later writer replays what is left
@@ -237,6 +264,7 @@ class PredictionLog:
                 self._spool_path.unlink()
             for lock_fh in self._leftovers.values():
                 lock_fh.close()
+        self._journal_close()
         if self.spool_pending:
             logger.warning("prediction log closed with records still spooled in %s", self.settings.spool_dir)
 
@@ -245,13 +273,15 @@ class PredictionLog:
         stop = False
         while not stop:
             batch: list[dict[str, Any]] = []
+            jids: list[int] = []
             try:
                 item = self._queue.get(timeout=self.settings.log_flush_seconds)
                 taken = 1
                 if item is _STOP:
                     stop = True
                 else:
-                    batch.append(item)
+                    jids.append(item[0])
+                    batch.append(item[1])
                 while len(batch) < self.settings.log_batch_size and not stop:
                     try:
                         item = self._queue.get_nowait()
@@ -261,14 +291,19 @@ class PredictionLog:
                     if item is _STOP:
                         stop = True
                     else:
-                        batch.append(item)
+                        jids.append(item[0])
+                        batch.append(item[1])
             except queue.Empty:
                 taken = 0
             try:
-                self._handle(batch, final=stop)
-            except Exception:  # noqa: BLE001 - never let the writer die
-                logger.exception("prediction log writer error; spooling %d rows", len(batch))
-                self._spool(batch)
+                try:
+                    self._handle(batch, final=stop)
+                except Exception:  # noqa: BLE001 - never let the writer die
+                    logger.exception("prediction log writer error; spooling %d rows", len(batch))
+                    self._spool(batch)
+                self._journal_done(jids)  # in the DB or the fsync'd spool now
+            except Exception:  # noqa: BLE001 - the journal keeps them for the next start
+                logger.exception("prediction log could not store %d rows; kept in the journal", len(batch))
             finally:
                 for _ in range(taken):
                     self._queue.task_done()
@@ -308,6 +343,51 @@ class PredictionLog:
             if raise_errors:
                 raise
             logger.warning("prediction log DB unreachable at start; records will spool until it returns")
+
+    # ------------------------------------------------------------------ journal
+    def _journal_write(self, row: dict[str, Any]) -> int:
+        """Append one row to the current journal (OS-buffered, survives a process kill)."""
+        line = _to_json(row) + "\n"
+        with self._journal_lock:
+            journal = self._journals.get(self._journal_id)
+            if journal is None or journal.size > _JOURNAL_ROTATE_BYTES:
+                self._journal_id += 1
+                name = f"{self._journal_stem}-journal{self._journal_id}.jsonl"
+                journal = _Journal(self.settings.spool_dir / name)
+                self._journals[self._journal_id] = journal
+            journal.fh.write(line)
+            journal.fh.flush()
+            journal.written += 1
+            journal.size += len(line)
+            return self._journal_id
+
+    def _journal_done(self, jids: list[int]) -> None:
+        """Count rows as durable; empty the current journal / drop old ones when caught up."""
+        if not jids:
+            return
+        with self._journal_lock:
+            for jid in jids:
+                self._journals[jid].durable += 1
+            for jid, journal in list(self._journals.items()):
+                if journal.durable < journal.written:
+                    continue
+                if jid == self._journal_id:
+                    if journal.size:
+                        journal.fh.truncate(0)
+                        journal.fh.seek(0)
+                        journal.written = journal.durable = journal.size = 0
+                else:
+                    journal.fh.close()
+                    journal.path.unlink(missing_ok=True)
+                    del self._journals[jid]
+
+    def _journal_close(self) -> None:
+        with self._journal_lock:
+            for journal in self._journals.values():
+                journal.fh.close()
+                if journal.durable >= journal.written:
+                    journal.path.unlink(missing_ok=True)
+            self._journals.clear()
 
     # ------------------------------------------------------------------ spool
     def _open_spool(self) -> TextIO:
