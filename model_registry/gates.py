@@ -70,7 +70,7 @@ _GATES: dict[str, list[Gate]] = {}
 #: Gates owned by other packages, imported lazily ("module:function"), so the CLI and the
 #: services get them without import-time side effects.
 PLUGIN_GATES: dict[str, list[str]] = {
-    "agent_scoring": ["monitoring.fairness:fairness_gate"],
+    "agent_scoring": ["monitoring.fairness_gate:fairness_gate"],
 }
 
 

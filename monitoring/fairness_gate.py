@@ -1,0 +1,95 @@
+"""The four-fifths promotion gate of the agent-scoring model and the registry fields it reads.
+
+Plugged into ``model_registry.gates.PLUGIN_GATES`` (via :mod:`monitoring.fairness`): no adequately
+sized group may have an impact ratio below 0.8 unless an override with a written justification
+and two distinct approvers is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from model_registry.gates import GateContext, GateResult
+
+__all__ = ["FOUR_FIFTHS", "GATE_NAME", "registry_fields", "fairness_gate"]
+
+FOUR_FIFTHS = 0.8
+GATE_NAME = "fairness[four_fifths]"
+_OVERRIDE_GATES = {"*", "fairness", GATE_NAME}
+
+
+def registry_fields(audit: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
+    """Metrics and tags to log with a model version so :func:`fairness_gate` can read them."""
+    metrics: dict[str, float] = {}
+    if audit.get("min_impact_ratio") is not None:
+        metrics["fairness_min_impact_ratio"] = float(audit["min_impact_ratio"])
+    if audit.get("min_impact_ratio_intersections") is not None:
+        metrics["fairness_min_impact_ratio_intersections"] = float(audit["min_impact_ratio_intersections"])
+    for key in ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference"):
+        if audit.get(key) is not None:
+            metrics[f"fairness_{key}"] = float(audit[key])
+    flags = [
+        {"feature": e["feature"], "group": e["group"], "impact_ratio": e["impact_ratio"], "n": e["n"]}
+        for e in audit["flagged"]
+        if e["rate"] == "selection_rate" and e["kind"] == "feature"
+    ]
+    text = json.dumps(flags, separators=(",", ":"))
+    while len(text) > 4000 and flags:
+        flags = flags[:-1]
+        text = json.dumps(flags, separators=(",", ":"))
+    tags = {
+        "fairness_flags": text,
+        "fairness_sensitive": ",".join(audit["meta"].get("sensitive", [])),
+        "fairness_audit_date": audit["meta"].get("date", ""),
+        "fairness_threshold": str(audit["thresholds"]["impact_ratio"]),
+    }
+    return metrics, tags
+
+
+def fairness_gate(ctx: GateContext) -> GateResult:
+    """No adequately sized group below the four-fifths impact ratio, unless overridden by two."""
+    ratio = ctx.candidate_metrics.get("fairness_min_impact_ratio")
+    if ratio is None:
+        return GateResult(
+            GATE_NAME,
+            False,
+            f"v{ctx.candidate_version} has no fairness audit (metric 'fairness_min_impact_ratio'); "
+            "register it with monitoring.fairness.registry_fields(audit)",
+        )
+    # the bar is fixed here, not read from the candidate's tags (a registrant cannot lower it)
+    threshold = FOUR_FIFTHS
+    try:
+        flags = json.loads(ctx.candidate_tags.get("fairness_flags", "[]"))
+    except json.JSONDecodeError:
+        flags = []
+    numbers: dict[str, Any] = {"min_impact_ratio": ratio, "threshold": threshold, "flags": flags}
+    if ratio >= threshold:
+        return GateResult(GATE_NAME, True, f"lowest impact ratio {ratio:.3f} >= {threshold:g}", numbers)
+    listed = (
+        ", ".join(f"{f['feature']}={f['group']} ({f['impact_ratio']:.2f})" for f in flags[:5]) or "see audit"
+    )
+    valid = [
+        o
+        for o in ctx.overrides
+        if o.get("gate", "*") in _OVERRIDE_GATES
+        and len({a.strip() for a in o.get("approvers", []) if a and a.strip()}) >= 2
+        and len(str(o.get("reason", "")).strip()) >= 20
+    ]
+    if valid:
+        o = valid[-1]
+        numbers["override"] = {"approvers": o.get("approvers"), "reason": o.get("reason")}
+        return GateResult(
+            GATE_NAME,
+            True,
+            f"OVERRIDDEN: lowest impact ratio {ratio:.3f} < {threshold:g} [{listed}]; approved by "
+            f"{' and '.join(o.get('approvers', []))}: {o.get('reason')}",
+            numbers,
+        )
+    return GateResult(
+        GATE_NAME,
+        False,
+        f"lowest impact ratio {ratio:.3f} < {threshold:g} for adequately sized group(s) [{listed}]; "
+        "mitigate, or record an override with a justification and two distinct approvers",
+        numbers,
+    )
