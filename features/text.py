@@ -38,12 +38,15 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){1,4}(?![\w])"
 )
 _WS = re.compile(r"\s+")
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(text: str) -> str:
-    """Drop control characters and collapse whitespace (same at train and serve time)."""
-    return _WS.sub(" ", _CTRL.sub(" ", str(text))).strip()
+    """Drop control characters, mask URLs and @handles, collapse whitespace (same at train and serve)."""
+    out = _HANDLE.sub("@user", _URL.sub("http", _CTRL.sub(" ", str(text))))
+    return _WS.sub(" ", out).strip()
 
 
 def luhn_valid(digits: str) -> bool:
@@ -102,7 +105,8 @@ class MiniLMEncoder:
 
         self.max_length = max_length
         self.batch_size = batch_size
-        n = threads or int(os.environ.get("SERVICELENS_TORCH_THREADS", "0")) or (os.cpu_count() or 1)
+        omp = os.environ.get("OMP_NUM_THREADS", "")
+        n = threads or (int(omp) if omp.isdigit() else 0) or (os.cpu_count() or 1)
         torch.set_num_threads(max(1, min(n, os.cpu_count() or 1)))
         path = encoder_path()
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -111,16 +115,24 @@ class MiniLMEncoder:
         self._lock = threading.Lock()
 
     def encode(
-        self, texts: Sequence[str] | Iterable[str], max_length: int | None = None, progress: bool = False
+        self,
+        texts: Sequence[str] | Iterable[str],
+        max_length: int | None = None,
+        layers: int = 1,
+        progress: bool = False,
     ) -> np.ndarray:
-        """Embed texts -> float32 array (n, 384). Sorts by length so batches pad little."""
+        """Embed texts -> float32 array (n, 384 * layers). Sorts by length so batches pad little.
+
+        ``layers > 1`` concatenates the mean-pooled (each L2-normalised) outputs of the last
+        ``layers`` transformer layers: richer frozen features for a linear head, same forward pass.
+        """
         import torch
 
         items = [clean_text(t) for t in texts]
         if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return np.zeros((0, self.dim * layers), dtype=np.float32)
         order = np.argsort([len(t) for t in items], kind="stable")
-        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        out = np.zeros((len(items), self.dim * layers), dtype=np.float32)
         starts = range(0, len(items), self.batch_size)
         iterator: Any = starts
         if progress:
@@ -137,11 +149,14 @@ class MiniLMEncoder:
                     max_length=max_length or self.max_length,
                     return_tensors="pt",
                 )
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[idx] = pooled.numpy()
+                result = self.model(**batch, output_hidden_states=layers > 1)
+                states = result.hidden_states[-layers:][::-1] if layers > 1 else (result.last_hidden_state,)
+                mask = batch["attention_mask"].unsqueeze(-1).to(states[0].dtype)
+                pooled = [
+                    torch.nn.functional.normalize((h * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
+                    for h in states
+                ]
+                out[idx] = torch.cat(pooled, dim=1).numpy()
         return out
 
 

@@ -1,0 +1,1 @@
+"""Tagging service: intent/category, sentiment and urgency tags with calibrated confidences."""

@@ -1,0 +1,212 @@
+"""Tagging service: intent/category, sentiment, urgency (any trained heads) with calibrated confidences.
+
+``POST /tag`` (one text), ``POST /tag/batch`` (up to 256 texts), ``POST /feedback`` (a human's
+corrected label). Only redacted text is ever logged or stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import bentoml
+from pydantic import BaseModel, Field, StringConstraints
+
+from features.text import redact_pii
+from services.base import ClientError, ServiceBase, make_api, requires
+
+__all__ = [
+    "TaggingService",
+    "TagRequest",
+    "TagBatchRequest",
+    "TagResponse",
+    "TagBatchResponse",
+    "FeedbackRequest",
+    "FeedbackResponse",
+    "MAX_TEXT_CHARS",
+    "MAX_BATCH",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 5000
+MAX_BATCH = 256
+
+Text = Annotated[
+    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
+]
+Label = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=128)]
+Ident = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class TagRequest(BaseModel):
+    text: Text = Field(description=f"The message or ticket text (1..{MAX_TEXT_CHARS} characters).")
+    text_id: Ident | None = Field(None, description="Caller's id of the text (used by /feedback).")
+    heads: list[Label] | None = Field(None, description="Heads to run (default: all of the model's heads).")
+    top_k: int = Field(3, ge=1, le=20)
+
+
+class TagBatchRequest(BaseModel):
+    texts: list[Text] = Field(min_length=1, max_length=MAX_BATCH, description=f"1..{MAX_BATCH} texts.")
+    text_ids: list[Ident] | None = Field(None, description="Optional ids, one per text.")
+    heads: list[Label] | None = None
+    top_k: int = Field(3, ge=1, le=20)
+
+
+class LabelScore(BaseModel):
+    label: str
+    confidence: float
+
+
+class HeadTag(BaseModel):
+    label: str | None = Field(description="Top label, or null when confidence is below the head's threshold.")
+    confidence: float
+    top_k: list[LabelScore]
+    needs_review: bool
+
+
+class TagResult(BaseModel):
+    text_id: str | None = None
+    tags: dict[str, HeadTag]
+
+
+class TagResponse(TagResult):
+    model_version: str
+
+
+class TagBatchResponse(BaseModel):
+    results: list[TagResult]
+    model_version: str
+
+
+class FeedbackRequest(BaseModel):
+    text_id: Ident
+    head: Label
+    corrected_label: Label
+    text: Text | None = Field(None, description="The text (stored redacted); default: looked up in the log.")
+    predicted_label: Label | None = None
+    annotator: Ident | None = None
+
+
+class FeedbackResponse(BaseModel):
+    stored: bool
+    text_id: str
+    head: str
+    new_label: bool = Field(description="True when the corrected label is not one of the head's classes.")
+    has_text: bool = Field(description="False when no text was given or found: unusable for retraining.")
+    model_version: str
+
+
+api = make_api("tagging")
+
+
+@bentoml.service(name="tagging", traffic={"timeout": 60})
+@bentoml.asgi_app(api, path="/")
+class TaggingService(ServiceBase):
+    task = "tagging"
+    name = "tagging"
+
+    def _check_heads(self, tagger: Any, heads: list[str] | None) -> list[str] | None:
+        if heads is None:
+            return None
+        for i, h in enumerate(heads):
+            if h not in tagger.heads:
+                raise ClientError(f"heads.{i}", f"unknown head {h!r}; this model has {tagger.head_names}")
+        return list(dict.fromkeys(heads))
+
+    @api.post("/tag", dependencies=[requires("pipeline", "planner")])
+    def tag(self, body: TagRequest) -> TagResponse:
+        loaded = self.model()
+        heads = self._check_heads(loaded.model, body.heads)
+        logged = {"text": redact_pii(body.text), "text_id": body.text_id, "heads": heads}
+        with self.timed("/tag", logged, version=loaded.version) as call:
+            tags = loaded.model.tag([body.text], heads=heads, top_k=body.top_k)[0]
+            resp = TagResponse(text_id=body.text_id, tags=tags, model_version=loaded.version)
+            call.outputs = resp
+        return resp
+
+    @api.post("/tag/batch", dependencies=[requires("pipeline", "planner")])
+    def tag_batch(self, body: TagBatchRequest) -> TagBatchResponse:
+        loaded = self.model()
+        heads = self._check_heads(loaded.model, body.heads)
+        if body.text_ids is not None and len(body.text_ids) != len(body.texts):
+            raise ClientError(
+                "text_ids", f"expected {len(body.texts)} ids (one per text), got {len(body.text_ids)}"
+            )
+        ids = body.text_ids or [None] * len(body.texts)
+        logged = {"texts": [redact_pii(t) for t in body.texts], "text_ids": body.text_ids, "heads": heads}
+        with self.timed("/tag/batch", logged, version=loaded.version) as call:
+            tags = loaded.model.tag(list(body.texts), heads=heads, top_k=body.top_k)
+            results = [TagResult(text_id=i, tags=t) for i, t in zip(ids, tags, strict=True)]
+            resp = TagBatchResponse(results=results, model_version=loaded.version)
+            call.outputs = resp
+        return resp
+
+    @api.post("/feedback", dependencies=[requires("pipeline", "planner")])
+    def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
+        from sqlalchemy.orm import Session
+
+        from servicelens.db import TaggingFeedback, init_db
+
+        loaded = self.model()
+        tagger = loaded.model
+        if body.head not in tagger.heads:
+            raise ClientError("head", f"unknown head {body.head!r}; this model has {tagger.head_names}")
+        text = redact_pii(body.text) if body.text is not None else self._logged_text(body.text_id)
+        engine = init_db(self.settings.db_url)
+        with Session(engine) as session, session.begin():
+            session.add(
+                TaggingFeedback(
+                    text_id=body.text_id,
+                    head=body.head,
+                    text=text,
+                    predicted_label=body.predicted_label,
+                    corrected_label=body.corrected_label,
+                    annotator=body.annotator,
+                )
+            )
+        new = body.corrected_label not in tagger.heads[body.head].classes
+        return FeedbackResponse(
+            stored=True,
+            text_id=body.text_id,
+            head=body.head,
+            new_label=new,
+            has_text=bool(text),
+            model_version=loaded.version,
+        )
+
+    def _logged_text(self, text_id: str) -> str | None:
+        """The (already redacted) text last tagged under ``text_id``, from the prediction log."""
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        from servicelens.db import PredictionRecord, init_db
+
+        engine = init_db(self.settings.db_url)
+        query = (
+            select(PredictionRecord.inputs)
+            .where(PredictionRecord.service == self.name)
+            .order_by(PredictionRecord.id.desc())
+            .limit(5000)
+        )
+        with Session(engine) as session:
+            for inputs in session.scalars(query):
+                if not isinstance(inputs, dict):
+                    continue
+                if inputs.get("text_id") == text_id:
+                    return inputs.get("text")
+                for tid, txt in zip(inputs.get("text_ids") or [], inputs.get("texts") or [], strict=False):
+                    if tid == text_id:
+                        return txt
+        return None
+
+    @api.get("/info")
+    def info_route(self) -> dict:
+        out = self.info()
+        cur = self.champion.current if self.champion else None
+        if cur is not None:
+            out["heads"] = {
+                name: {"classes": h.classes, "family": h.family, "threshold": h.threshold}
+                for name, h in cur.model.heads.items()
+            }
+        return out

@@ -1,0 +1,81 @@
+"""CLI contracts: ``evaluate tagging --json``, ``train tagging --with-corrections``, ``tagging discover``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from servicelens.cli import build_app
+from servicelens.db import TaggingFeedback, init_db
+from servicelens.settings import Settings
+from servicelens.simulator.tickets import simulate_tickets
+
+
+def test_evaluate_json_contract(tmp_path: Path) -> None:
+    simulate_tickets(160, seed=11).to_csv(tmp_path / "tr.csv", index=False)
+    simulate_tickets(60, seed=12).to_csv(tmp_path / "te.csv", index=False)
+    args = ["evaluate", "tagging", "--train", str(tmp_path / "tr.csv"), "--test", str(tmp_path / "te.csv")]
+    args += [
+        "--text-col",
+        "text",
+        "--label-col",
+        "intent",
+        "--families",
+        "tfidf",
+        "--max-length",
+        "32",
+        "--json",
+    ]
+    res = CliRunner().invoke(build_app(), args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["task"] == "tagging" and out["n_train"] == 160 and out["n_test"] == 60
+    assert set(out["baselines"]) == {"tfidf_linear", "minilm_logreg"}
+    for block in [out["model"], *out["baselines"].values()]:
+        assert {"accuracy", "macro_f1", "ece"} <= set(block) and 0 <= block["accuracy"] <= 1
+    assert out["model"]["accuracy"] > 0.8 and set(out["seconds"]) >= {"fit", "predict"}
+    assert set(out["per_class_f1"]["model"]) == set(simulate_tickets(160, seed=11)["intent"])
+    bad = CliRunner().invoke(build_app(), args[:-5] + ["--text-col", "body", "--label-col", "intent"])
+    assert bad.exit_code != 0
+
+
+def test_train_with_corrections_and_discover(sl_env: Settings, tmp_path: Path) -> None:
+    data = tmp_path / "train.csv"
+    simulate_tickets(240, seed=13).to_csv(data, index=False)
+    with Session(init_db(sl_env.db_url)) as session, session.begin():
+        for i in range(6):
+            session.add(
+                TaggingFeedback(
+                    text_id=f"n{i}",
+                    head="intent",
+                    text=f"how many loyalty points do I have {i}",
+                    corrected_label="loyalty_points",
+                )
+            )
+    args = ["train", "tagging", "--data", str(data), "--head", "intent=intent", "--families", "tfidf"]
+    res = CliRunner().invoke(build_app(), [*args, "--with-corrections", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["promoted"] is True
+    from model_registry import load
+
+    tagger = load("tagging").model
+    assert "loyalty_points" in tagger.heads["intent"].classes  # the correction created a new class
+
+    csv = tmp_path / "low.csv"
+    texts = [f"how do I redeem my loyalty points number {i}" for i in range(8)]
+    texts += [f"the app crashes when I open settings on phone {i}" for i in range(8)]
+    import pandas as pd
+
+    pd.DataFrame({"text": texts + ["mail bob@example.com about crashes"]}).to_csv(csv, index=False)
+    res = CliRunner().invoke(
+        build_app(), ["tagging", "discover", "--csv", str(csv), "--out", str(tmp_path), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output.strip().splitlines()[-1])
+    assert report["k"] >= 2 and sum(c["size"] for c in report["clusters"]) == 17
+    assert "example.com" not in json.dumps(report)
+    assert list(tmp_path.glob("discover_*.html"))

