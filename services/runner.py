@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+import psutil
 
 from servicelens.settings import SERVICE_PORTS, Settings, get_settings
 
@@ -54,20 +56,33 @@ class ServiceGroup:
     def url(self, name: str) -> str:
         return self.services[name].url
 
-    def stop(self, grace: float = 20.0) -> None:
-        procs = [s.proc for s in self.services.values()] + self.extra
-        for proc in procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + grace
-        for proc in procs:
+    def processes(self) -> list[psutil.Process]:
+        """Every live process of the group: the servers and their workers (BentoML starts
+        workers in sessions of their own, so a process-group signal does not reach them)."""
+        out: list[psutil.Process] = []
+        for popen in [s.proc for s in self.services.values()] + self.extra:
             try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                parent = psutil.Process(popen.pid)
+                out += [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+        return out
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM the servers (they stop their workers), then SIGKILL whatever is left."""
+        procs = self.processes()
+        popens = [s.proc for s in self.services.values()] + self.extra
+        for proc in popens:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(procs, timeout=grace)
+        for proc in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+        for proc in popens:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
 
     def __enter__(self) -> ServiceGroup:
