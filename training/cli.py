@@ -13,7 +13,9 @@ import typer
 __all__ = ["train_app", "evaluate_app", "TASK_CLI_MODULES"]
 
 train_app = typer.Typer(help="Train a model, log it to MLflow, register it (and promote through the gates).")
-evaluate_app = typer.Typer(help="Fit on --train, score --test, print metrics vs baselines (--json: one line).")
+evaluate_app = typer.Typer(
+    help="Fit on --train, score --test, print metrics vs baselines (--json: one line)."
+)
 
 TASK_CLI_MODULES = [
     "training.forecast_cli",
