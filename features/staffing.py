@@ -489,6 +489,8 @@ def backlog_required(
     lo = 0
     hi = max(1, int(np.ceil(total_work / (interval_seconds * arr.size))))
     while share_within(hi)[0] < share:
+        if hi > 10_000_000:  # no finite staffing reaches the share (degenerate inputs)
+            raise ValueError(f"no staffing up to {hi:,} agents answers {share:.0%} within {within_hours} h")
         lo, hi = hi, hi * 2
     while hi - lo > 1:
         mid = (lo + hi) // 2

@@ -153,7 +153,9 @@ def retention_candidates(
         ev = float(c["expected_value"])
         if ev <= policy.retention_min_expected_value:
             continue
-        reasons = [r["text"] if isinstance(r, dict) else str(r) for r in (c.get("reasons") or [])][:3]
+        reasons = [
+            str(r.get("text") or r) if isinstance(r, dict) else str(r) for r in (c.get("reasons") or [])
+        ][:3]
         p = float(c["churn_probability"])
         out.append(
             Trigger(

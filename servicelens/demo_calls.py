@@ -65,11 +65,16 @@ def call_all(state: DemoState) -> None:
         )
         if resp.status_code >= 400:
             raise RuntimeError(f"{ex.method} {url}{ex.path} -> {resp.status_code}: {resp.text[:500]}")
-        if ex.service == "governance" and ex.method == "POST" and isinstance(body, dict) and body.get("id"):
-            audit_html = state.settings.reports_dir / "audits" / f"{body['id']}.html"
+        if (
+            ex.service == "governance"
+            and ex.method == "POST"
+            and isinstance(body, dict)
+            and body.get("audit_id")
+        ):
+            audit_html = state.settings.reports_dir / "audits" / f"{body['audit_id']}.html"
             if audit_html.exists():
                 state.reports["governance_audit"] = audit_html
-            got = httpx.get(f"{url}/governance/audits/{body['id']}", headers=headers, timeout=60)
+            got = httpx.get(f"{url}/governance/audits/{body['audit_id']}", headers=headers, timeout=60)
             calls.append(
                 {
                     "service": "governance",

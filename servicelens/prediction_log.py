@@ -37,6 +37,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, IntegrityError
 
 from servicelens.db import Base, PredictionRecord, get_engine
 from servicelens.settings import Settings, get_settings
@@ -322,7 +323,11 @@ class PredictionLog:
         try:
             self._ensure_tables(raise_errors=True)
             for start in range(0, len(rows), _REPLAY_CHUNK):
-                idempotent_insert(self._engine, rows[start : start + _REPLAY_CHUNK])
+                chunk = rows[start : start + _REPLAY_CHUNK]
+                try:
+                    idempotent_insert(self._engine, chunk)
+                except (DataError, IntegrityError):
+                    self._insert_one_by_one(chunk)
         except Exception as exc:  # noqa: BLE001 - any DB error means: spool and retry later
             self.stats["failures"] += 1
             self._retry_at = time.monotonic() + self._backoff
@@ -332,6 +337,19 @@ class PredictionLog:
         self._backoff = 0.1
         self.stats["inserted"] += len(rows)
         return True
+
+    def _insert_one_by_one(self, rows: list[dict[str, Any]]) -> None:
+        """A row the database refuses for good (not an outage) must not block the rest:
+        insert row by row and set the refused ones aside in ``rejected-<service>.jsonl``."""
+        for row in rows:
+            try:
+                idempotent_insert(self._engine, [row])
+            except (DataError, IntegrityError) as exc:
+                self.stats["rejected"] = self.stats.get("rejected", 0) + 1
+                logger.error("prediction log row %s refused by the database: %s", row["record_id"], exc.orig)
+                path = self.settings.spool_dir / f"rejected-{self.service}.jsonl"
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(_to_json(row) + "\n")
 
     def _ensure_tables(self, raise_errors: bool = False) -> None:
         if self._tables_ready:

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ __all__ = [
     "ChampionHolder",
     "ServiceBase",
     "ClientError",
+    "JSONErrorMiddleware",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,20 @@ def make_api(title: str, version: str = "1") -> FastAPI:
     """A FastAPI app with JSON error handlers that name the field and never leak tracebacks."""
     api = FastAPI(title=f"ServiceLens {title}", version=version)
 
+    @api.middleware("http")
+    async def _reject_nul(request: Request, call_next: Any) -> Any:
+        """NUL characters cannot be stored (PostgreSQL text/JSON): refuse them up front."""
+        body = await request.body()
+        if "\x00" in request.url.path or b"\x00" in body or b"\\u0000" in body.lower():
+            return JSONResponse(
+                status_code=422,
+                content={
+                    "error": "invalid_input",
+                    "errors": [{"field": "body", "message": "NUL characters (\\u0000) are not allowed"}],
+                },
+            )
+        return await call_next(request)
+
     @api.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _loc(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
@@ -96,6 +112,53 @@ def make_api(title: str, version: str = "1") -> FastAPI:
         )
 
     return api
+
+
+class JSONErrorMiddleware:
+    """ASGI middleware for the whole BentoML app: plain-text 4xx answers of the framework
+    (e.g. 404 for a path no route matches) become JSON bodies like every other error."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = {"rewrite": False}
+
+        async def _send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = dict(message.get("headers") or [])
+                ctype = headers.get(b"content-type", b"").decode()
+                if 400 <= status < 500 and "json" not in ctype:
+                    state["rewrite"] = True
+                    state["status"] = status
+                    return
+            elif message["type"] == "http.response.body" and state["rewrite"]:
+                state.setdefault("chunks", []).append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                text = b"".join(state["chunks"]).decode(errors="replace").strip() or "error"
+                payload = json.dumps(
+                    {"error": "http_error", "errors": [{"field": "request", "message": text}]}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": state["status"],
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": payload})
+                return
+            await send(message)
+
+        await self.app(scope, receive, _send)
 
 
 def hash_key(key: str) -> str:
@@ -215,10 +278,21 @@ class _Call:
     started: float = field(default_factory=time.perf_counter)
 
 
+def _finite(obj: Any) -> Any:
+    """NaN/Infinity -> None: JSON columns (PostgreSQL) reject non-finite numbers."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    return json.loads(json.dumps(obj, default=str))
+        return _finite(obj.model_dump(mode="json"))
+    return _finite(json.loads(json.dumps(obj, default=str)))
 
 
 class ServiceBase:

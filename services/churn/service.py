@@ -13,7 +13,7 @@ import bentoml
 from pydantic import BaseModel, Field
 
 from features.customers import CustomerRecord, clean_customers
-from services.base import ClientError, ServiceBase, make_api, requires
+from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 
 __all__ = ["ChurnService", "ScoreRequest", "ScoreResponse", "CustomerScore", "Reason", "score_frame"]
 
@@ -89,3 +89,6 @@ class ChurnService(ServiceBase):
     @api.get("/info")
     def info_route(self) -> dict:
         return self.info()
+
+
+ChurnService.add_asgi_middleware(JSONErrorMiddleware)

@@ -19,7 +19,7 @@ import bentoml
 import numpy as np
 from pydantic import BaseModel, Field
 
-from services.base import ClientError, ServiceBase, make_api, requires
+from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 
 __all__ = [
     "ForecastService",
@@ -49,7 +49,7 @@ class StaffingTargets(BaseModel):
     patience_seconds: float = Field(120.0, ge=1, le=86_400, description="Mean caller patience, Erlang A (s).")
     abandon_target: float | None = Field(None, gt=0, lt=1, description="Max abandonment (Erlang A).")
     shrinkage: float = Field(0.3, ge=0, lt=1)
-    max_occupancy: float = Field(1.0, gt=0, le=1)
+    max_occupancy: float = Field(1.0, ge=0.05, le=1)
 
 
 class ForecastRequest(StaffingTargets):
@@ -108,7 +108,7 @@ class StaffingRequest(BaseModel):
     shrinkages: list[Annotated[float, Field(ge=0, lt=1)]] = Field([0.3], min_length=1, max_length=50)
     patience_seconds: float | None = Field(None, ge=1, le=86_400)
     abandon_target: float | None = Field(None, gt=0, lt=1)
-    max_occupancy: float = Field(1.0, gt=0, le=1)
+    max_occupancy: float = Field(1.0, ge=0.05, le=1)
 
 
 class StaffingResponse(BaseModel):
@@ -124,7 +124,7 @@ class BacklogRequest(BaseModel):
     queue: str | None = None
     horizon: int = Field(40, gt=0, le=MAX_HORIZON)
     interval_minutes: int = Field(60, gt=0, le=1440)
-    handle_seconds: float = Field(gt=0, le=86_400)
+    handle_seconds: float = Field(ge=1, le=86_400)
     within_hours: float = Field(gt=0, le=2_000)
     share: float = Field(0.9, gt=0, lt=1)
     shrinkage: float = Field(0.0, ge=0, lt=1)
@@ -357,15 +357,18 @@ class ForecastService(ServiceBase):
             loaded.model, body.arrivals, body.queue, body.horizon, body.interval_minutes, "arrivals"
         )
         with self.timed("/staffing/backlog", body) as call:
-            res = backlog_required(
-                arrivals,
-                body.handle_seconds,
-                body.within_hours,
-                body.share,
-                body.interval_minutes * 60.0,
-                body.shrinkage,
-                body.initial_backlog,
-            )
+            try:
+                res = backlog_required(
+                    arrivals,
+                    body.handle_seconds,
+                    body.within_hours,
+                    body.share,
+                    body.interval_minutes * 60.0,
+                    body.shrinkage,
+                    body.initial_backlog,
+                )
+            except ValueError as exc:
+                raise ClientError("arrivals", str(exc)) from exc
             resp = BacklogResponse(
                 model_version=loaded.version,
                 raw_agents=int(res["raw_agents"]),
@@ -400,3 +403,6 @@ class ForecastService(ServiceBase):
     @api.get("/info")
     def info_route(self) -> dict:
         return self.info()
+
+
+ForecastService.add_asgi_middleware(JSONErrorMiddleware)

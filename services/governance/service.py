@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicelens.db import AuditReport, init_db
-from services.base import ClientError, ServiceBase, make_api, requires
+from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 
 __all__ = ["GovernanceService", "AuditRequest", "AuditCreated"]
 
@@ -281,3 +281,6 @@ class GovernanceService(ServiceBase):
     @api.get("/info")
     def info_route(self) -> dict:
         return self.info()
+
+
+GovernanceService.add_asgi_middleware(JSONErrorMiddleware)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 import bentoml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from features.churn_model import ValueParams, customer_expected_value
 from features.triggers import (
@@ -25,7 +24,7 @@ from features.triggers import (
     complaint_candidates,
     retention_candidates,
 )
-from services.base import ClientError, ServiceBase, make_api, requires
+from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 
 __all__ = ["InterventionService", "EvaluateRequest", "EvaluateResponse", "CallerEvent"]
 
@@ -60,6 +59,13 @@ class CallerEvent(BaseModel):
     cust_prior_hangs: int | None = Field(None, ge=0)
 
 
+class ReasonIn(BaseModel):
+    """A reason as the churn service returns it; ``text`` is what operators read."""
+
+    model_config = ConfigDict(extra="allow")
+    text: str = Field(..., min_length=1, max_length=500)
+
+
 class CustomerRisk(BaseModel):
     """A customer scored by the churn service."""
 
@@ -67,7 +73,7 @@ class CustomerRisk(BaseModel):
     churn_probability: float = Field(..., ge=0, le=1)
     expected_value: float | None = None
     risk_tier: str | None = None
-    reasons: list[str | dict[str, Any]] | None = None
+    reasons: list[str | ReasonIn] | None = None
 
 
 class TaggedMessage(BaseModel):
@@ -162,3 +168,6 @@ class InterventionService(ServiceBase):
     @api.get("/info")
     def info_route(self) -> dict:
         return self.info()
+
+
+InterventionService.add_asgi_middleware(JSONErrorMiddleware)

@@ -13,7 +13,7 @@ import bentoml
 from pydantic import BaseModel, Field, StringConstraints
 
 from features.text import redact_pii
-from services.base import ClientError, ServiceBase, make_api, requires
+from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 
 __all__ = [
     "TaggingService",
@@ -210,3 +210,6 @@ class TaggingService(ServiceBase):
                 for name, h in cur.model.heads.items()
             }
         return out
+
+
+TaggingService.add_asgi_middleware(JSONErrorMiddleware)

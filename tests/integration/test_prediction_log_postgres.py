@@ -9,6 +9,7 @@ is renamed back and every record must land exactly once. Needs PostgreSQL on
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -141,3 +142,28 @@ def test_drift_window_reads_from_postgres(
     empty, _, n0 = read_prediction_window("churn", future, progress=False, settings=settings)
     assert n0 == 0 and empty.empty
     get_engine(pg_database).dispose()
+
+
+def test_a_row_postgres_refuses_does_not_block_the_rest(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A permanently bad row (NaN in JSON) is set aside; rows after it still land."""
+    from sqlalchemy import func, select
+
+    from servicelens.db import PredictionRecord, init_db
+
+    monkeypatch.setenv("SERVICELENS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SERVICELENS_DB_URL", pg_database)
+    settings = Settings()
+    settings.ensure_dirs()
+    log = PredictionLog(settings, service="bad")
+    log.record(endpoint="/x", inputs={"v": 1}, outputs={})
+    log.record(endpoint="/x", inputs={"v": float("nan")}, outputs={})
+    for i in range(5):
+        log.record(endpoint="/x", inputs={"v": i}, outputs={})
+    assert log.flush(30)
+    log.close()
+    with init_db(pg_database).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(PredictionRecord)).scalar_one() == 6
+    assert (settings.spool_dir / "rejected-bad.jsonl").read_text().count("\n") == 1
+    assert not log.spool_pending

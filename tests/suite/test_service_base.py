@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 import model_registry as reg
 from servicelens.db import PredictionRecord, init_db
 from servicelens.settings import Settings
-from services.base import ClientError, ServiceBase, hash_key, make_api, requires
+from services.base import ClientError, JSONErrorMiddleware, ServiceBase, hash_key, make_api, requires
 
 api = make_api("toy")
 
@@ -170,3 +170,18 @@ def test_fuzzing_finds_no_server_errors(sl_env: Settings) -> None:
     assert result.requests >= 50
     assert result.status["4xx"] > 0, "negative cases must be generated and rejected"
     assert result.ok, (result.server_errors, result.non_json_4xx)
+
+
+ToyService.add_asgi_middleware(JSONErrorMiddleware)
+
+
+def test_unknown_path_nul_and_non_finite_are_handled(sl_env: Settings) -> None:
+    reg.promote("forecast", _register(2.0, 0.1), reason="r", approver="t")
+    with TestClient(ToyService.to_asgi()) as client:
+        missing = client.get("/no/such/path")
+        assert missing.status_code == 404 and missing.json()["error"] == "http_error"
+        nul = client.post("/predict", json={"x": 1, "queue": "a\u0000"})
+        assert nul.status_code == 422 and "NUL" in nul.json()["errors"][0]["message"]
+    from services.base import _jsonable
+
+    assert _jsonable({"a": [float("inf"), 1.0, {"b": float("nan")}]}) == {"a": [None, 1.0, {"b": None}]}
