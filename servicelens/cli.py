@@ -48,26 +48,17 @@ def _callback(
     configure_logging(log_level or get_settings().log_level)
 
 
-def _optional(module: str, attr: str) -> object | None:
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None  # that part of the suite is not installed in this build
-        raise
+def _load(module: str, attr: str) -> object:
+    return getattr(importlib.import_module(module), attr)
 
 
 def build_app() -> typer.Typer:
     root = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
     root.callback()(_callback)
     for name, module, attr in _GROUPS:
-        sub = _optional(module, attr)
-        if sub is not None:
-            root.add_typer(sub, name=name)
+        root.add_typer(_load(module, attr), name=name)
     for name, module, attr in _COMMANDS:
-        fn = _optional(module, attr)
-        if fn is not None:
-            root.command(name)(fn)
+        root.command(name)(_load(module, attr))
     return root
 
 

@@ -26,10 +26,4 @@ TASK_CLI_MODULES = [
 ]
 
 for _module in TASK_CLI_MODULES:
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:
-        if _exc.name == _module:
-            continue
-        raise
-    _mod.register(train_app, evaluate_app)
+    importlib.import_module(_module).register(train_app, evaluate_app)
