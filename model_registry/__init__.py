@@ -15,6 +15,7 @@ from model_registry.registry import (
     record_override,
     reference_sample,
     register,
+    register_and_promote,
     version_info,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "record_override",
     "reference_sample",
     "register",
+    "register_and_promote",
     "version_info",
 ]

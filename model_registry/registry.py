@@ -217,6 +217,27 @@ def register(
     return RegisteredVersion(task=task, name=name, version=str(mv.version), run_id=run_id)
 
 
+def register_and_promote(
+    task: str,
+    predictor: Any,
+    *,
+    promote_to_champion: bool,
+    reason: str,
+    approver: str,
+    **register_kwargs: Any,
+) -> dict[str, Any]:
+    """The training pipelines' last step: register, then (optionally) try the champion gates.
+
+    Returns ``{"version", "promoted", "promotion"}`` (``promoted`` is None when not tried).
+    """
+    registered = register(task, predictor, **register_kwargs)
+    out: dict[str, Any] = {"version": registered.version, "promoted": None}
+    if promote_to_champion:
+        result = promote(task, registered.version, reason=reason, approver=approver)
+        out.update(promoted=result.promoted, promotion=result.summary())
+    return out
+
+
 def _version_metrics(mlclient: MlflowClient, run_id: str) -> dict[str, float]:
     return dict(mlclient.get_run(run_id).data.metrics)
 

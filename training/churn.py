@@ -191,8 +191,7 @@ def train(
     """Measure on a stratified holdout, refit on everything, register, and try to promote."""
     from sklearn.model_selection import train_test_split
 
-    from model_registry import promote as promote_version
-    from model_registry import register
+    from model_registry import register_and_promote
     from model_registry.lineage import data_fingerprint
 
     y = churn_target(df)
@@ -202,9 +201,12 @@ def train(
     predictor = fit_churn(df, seed=seed, n_jobs=n_jobs)
     fingerprint = f"churn-holdout:{str(data_fingerprint(test_df)['data_sha256'])[:16]}"
     features = clean_customers(df).drop(columns=["Churn"], errors="ignore")
-    registered = register(
+    result = register_and_promote(
         "churn",
         predictor,
+        promote_to_champion=promote,
+        reason="trained by training.churn",
+        approver=approver,
         metrics=report["model"],
         params={**LGBM_PARAMS, "calibration": predictor.calibrator.method, "seed": seed},
         train_data=df,
@@ -214,14 +216,7 @@ def train(
         requirements=("lightgbm", "scikit-learn"),
         tags={"baseline_roc_auc": f"{report['baselines']['logistic_regression']['roc_auc']:.4f}"},
     )
-    result: dict[str, Any] = {"version": registered.version, "report": report, "promoted": None}
-    if promote:
-        promotion = promote_version(
-            "churn", registered.version, reason="trained by training.churn", approver=approver
-        )
-        result["promoted"] = promotion.promoted
-        result["promotion"] = promotion.summary()
-    return result
+    return {**result, "report": report}
 
 
 def train_and_register(

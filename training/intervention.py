@@ -165,8 +165,7 @@ def train(
     n_jobs: int = 1,
 ) -> dict[str, Any]:
     """Measure on the last ``test_days`` days, refit on everything, register, try to promote."""
-    from model_registry import promote as promote_version
-    from model_registry import register
+    from model_registry import register_and_promote
 
     days = sorted(pd.to_datetime(raw["call_date"]).dt.normalize().unique())
     cut = days[-test_days - 1] if len(days) > test_days else days[len(days) // 2]
@@ -175,9 +174,12 @@ def train(
     feats = build_features(raw)
     predictor = fit_abandonment(feats, seed=seed, n_jobs=n_jobs, target_precision=target_precision)
     sample = feats[ABANDON_FEATURES]
-    registered = register(
+    result = register_and_promote(
         "intervention",
         predictor,
+        promote_to_champion=promote,
+        reason="trained by training.intervention",
+        approver=approver,
         metrics={k: v for k, v in report["model"].items()},
         params={**LGBM_PARAMS, "threshold": predictor.threshold, "seed": seed},
         train_data=feats,
@@ -191,14 +193,7 @@ def train(
             "threshold_policy": f"precision>={target_precision}" if target_precision else "queue-rule recall",
         },
     )
-    result: dict[str, Any] = {"version": registered.version, "report": report, "promoted": None}
-    if promote:
-        promotion = promote_version(
-            "intervention", registered.version, reason="trained by training.intervention", approver=approver
-        )
-        result["promoted"] = promotion.promoted
-        result["promotion"] = promotion.summary()
-    return result
+    return {**result, "report": report}
 
 
 def train_and_register(
