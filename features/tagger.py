@@ -186,13 +186,21 @@ class MultiHeadTagger:
 
     def tag(self, texts: list[str], heads: list[str] | None = None, top_k: int = 3) -> list[dict[str, Any]]:
         """Per text, per head: label (None when below threshold), confidence, top-k, needs_review."""
-        probs = self.probas(texts, heads)
-        out: list[dict[str, Any]] = [{} for _ in texts]
+        return self.tags_from_probas(self.probas(texts, heads), len(texts), top_k)
+
+    def tags_from_probas(self, probs: dict[str, np.ndarray], n: int, top_k: int = 3) -> list[dict[str, Any]]:
+        """Shape calibrated probabilities (from ``probas``) into the per-text tag dicts of the API.
+
+        Separate from ``probas`` so a server can batch the expensive part across requests and
+        shape each request's answer (its heads, its ``top_k``) afterwards.
+        """
+        out: list[dict[str, Any]] = [{} for _ in range(n)]
         for name, p in probs.items():
             head = self.heads[name]
+            p = np.asarray(p, dtype=float).reshape(n, len(head.classes))
             k = max(1, min(top_k, len(head.classes)))
             order = np.argsort(-p, axis=1)[:, :k]
-            for i in range(len(texts)):
+            for i in range(n):
                 conf = float(p[i, order[i, 0]])
                 review = conf < head.threshold
                 out[i][name] = {

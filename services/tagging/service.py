@@ -2,11 +2,16 @@
 
 ``POST /tag`` (one text), ``POST /tag/batch`` (up to 256 texts), ``POST /feedback`` (a human's
 corrected label). Only redacted text is ever logged or stored.
+
+Both tag routes send their texts to one batchable BentoML API (``tag_texts``), so concurrent
+requests, single texts and batches alike, share model calls through BentoML's adaptive batching;
+each route then shapes its own answer (heads, ``top_k``) from the calibrated probabilities.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Annotated, Any
 
 import bentoml
@@ -14,6 +19,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from features.text import redact_pii
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
+from services.batching import InternalOnlyMiddleware, call_batched
 
 __all__ = [
     "TaggingService",
@@ -25,12 +31,16 @@ __all__ = [
     "FeedbackResponse",
     "MAX_TEXT_CHARS",
     "MAX_BATCH",
+    "MAX_LATENCY_MS",
 ]
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 5000
 MAX_BATCH = 256
+#: BentoML sheds load (503) when the dispatcher expects a longer wait than this; well under the
+#: 60 s request timeout so an overloaded worker answers instead of timing out.
+MAX_LATENCY_MS = 20_000
 
 Text = Annotated[
     str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
@@ -106,6 +116,12 @@ class TaggingService(ServiceBase):
     task = "tagging"
     name = "tagging"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._batch_lock = threading.Lock()
+        #: what adaptive batching did in this worker (reported at /info)
+        self.batching: dict[str, int] = {"model_calls": 0, "texts": 0, "largest_batch": 0}
+
     def _check_heads(self, tagger: Any, heads: list[str] | None) -> list[str] | None:
         if heads is None:
             return None
@@ -114,19 +130,45 @@ class TaggingService(ServiceBase):
                 raise ClientError(f"heads.{i}", f"unknown head {h!r}; this model has {tagger.head_names}")
         return list(dict.fromkeys(heads))
 
+    @bentoml.api(
+        route="/internal/tag_texts", batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS
+    )
+    def tag_texts(self, texts: list[str]) -> list[dict[str, Any]]:
+        """The batched model call: all heads' calibrated probabilities per text, with the version."""
+        loaded = self.model()
+        probs = loaded.model.probas(list(texts))
+        with self._batch_lock:
+            self.batching["model_calls"] += 1
+            self.batching["texts"] += len(texts)
+            self.batching["largest_batch"] = max(self.batching["largest_batch"], len(texts))
+        return [
+            {"version": loaded.version, "probas": {h: p[i].tolist() for h, p in probs.items()}}
+            for i in range(len(texts))
+        ]
+
+    async def _tags(self, loaded: Any, texts: list[str], heads: list[str] | None, top_k: int) -> list[dict]:
+        """Tags of ``texts`` from the batched call, shaped for this request."""
+        rows = await call_batched(self, "tag_texts", texts)
+        if any(r["version"] != loaded.version for r in rows):
+            # the champion was swapped while the batch ran: answer with the version we report
+            return loaded.model.tag(texts, heads=heads, top_k=top_k)
+        names = heads or loaded.model.head_names
+        probs = {h: [r["probas"][h] for r in rows] for h in names}
+        return loaded.model.tags_from_probas(probs, len(texts), top_k)
+
     @api.post("/tag", dependencies=[requires("pipeline", "planner")])
-    def tag(self, body: TagRequest) -> TagResponse:
+    async def tag(self, body: TagRequest) -> TagResponse:
         loaded = self.model()
         heads = self._check_heads(loaded.model, body.heads)
         logged = {"text": redact_pii(body.text), "text_id": body.text_id, "heads": heads}
         with self.timed("/tag", logged, version=loaded.version) as call:
-            tags = loaded.model.tag([body.text], heads=heads, top_k=body.top_k)[0]
+            tags = (await self._tags(loaded, [body.text], heads, body.top_k))[0]
             resp = TagResponse(text_id=body.text_id, tags=tags, model_version=loaded.version)
             call.outputs = resp
         return resp
 
     @api.post("/tag/batch", dependencies=[requires("pipeline", "planner")])
-    def tag_batch(self, body: TagBatchRequest) -> TagBatchResponse:
+    async def tag_batch(self, body: TagBatchRequest) -> TagBatchResponse:
         loaded = self.model()
         heads = self._check_heads(loaded.model, body.heads)
         if body.text_ids is not None and len(body.text_ids) != len(body.texts):
@@ -136,7 +178,7 @@ class TaggingService(ServiceBase):
         ids = body.text_ids or [None] * len(body.texts)
         logged = {"texts": [redact_pii(t) for t in body.texts], "text_ids": body.text_ids, "heads": heads}
         with self.timed("/tag/batch", logged, version=loaded.version) as call:
-            tags = loaded.model.tag(list(body.texts), heads=heads, top_k=body.top_k)
+            tags = await self._tags(loaded, list(body.texts), heads, body.top_k)
             results = [TagResult(text_id=i, tags=t) for i, t in zip(ids, tags, strict=True)]
             resp = TagBatchResponse(results=results, model_version=loaded.version)
             call.outputs = resp
@@ -203,6 +245,8 @@ class TaggingService(ServiceBase):
     @api.get("/info")
     def info_route(self) -> dict:
         out = self.info()
+        with self._batch_lock:
+            out["batching"] = dict(self.batching, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS)
         cur = self.champion.current if self.champion else None
         if cur is not None:
             out["heads"] = {
@@ -213,3 +257,4 @@ class TaggingService(ServiceBase):
 
 
 TaggingService.add_asgi_middleware(JSONErrorMiddleware)
+TaggingService.add_asgi_middleware(InternalOnlyMiddleware)

@@ -119,3 +119,35 @@ def test_feedback_is_stored_redacted_and_folded_into_training(served) -> None:
     base = pd.DataFrame({"text": ["how many points do I have", "x"], "intent": ["other", "y"]})
     folded = apply_corrections(base, corr, "intent", "text", "intent")
     assert folded.loc[0, "intent"] == "loyalty_points" and len(folded) == 3
+
+
+def test_concurrent_requests_share_batched_model_calls(served) -> None:
+    """/tag and /tag/batch go through BentoML's batchable ``tag_texts``: concurrent requests are
+    merged into fewer model calls, each answer matches the unbatched model, and the internal
+    route cannot be called from outside."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, _, _ = served
+    texts = [f"please reset my password, attempt {i}" for i in range(24)]
+    texts += [f"cancel my plan number {i} today" for i in range(24)]
+    before = client.get("/info").json()["batching"]
+
+    def one(text: str) -> dict:
+        r = client.post("/tag", json={"text": text, "heads": ["intent"], "top_k": 2})
+        assert r.status_code == 200, r.text
+        return r.json()["tags"]["intent"]
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, texts))
+    after = client.get("/info").json()["batching"]
+    assert after["texts"] - before["texts"] == len(texts)
+    assert after["model_calls"] - before["model_calls"] < len(texts)  # requests were merged
+    assert after["largest_batch"] > 1
+
+    batch = client.post("/tag/batch", json={"texts": texts, "heads": ["intent"], "top_k": 2}).json()
+    for single, res in zip(answers, batch["results"], strict=True):
+        assert single["top_k"][0]["label"] == res["tags"]["intent"]["top_k"][0]["label"]
+        assert abs(single["confidence"] - res["tags"]["intent"]["confidence"]) < 1e-5
+
+    outside = client.post("/internal/tag_texts", json={"texts": ["hello"]})
+    assert outside.status_code == 404 and outside.json()["errors"][0]["field"] == "request"
