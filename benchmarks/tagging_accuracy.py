@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--only", default="banking77,airline,it_tickets,endava_urgency")
     parser.add_argument("--families", default="tfidf,minilm,spacy")
     parser.add_argument("--json-out", default="")
+    parser.add_argument(
+        "--float-encoder", action="store_true", help="MiniLM in float32 instead of int8 (slower, see README)."
+    )
     args = parser.parse_args()
 
     from sklearn.model_selection import train_test_split
@@ -65,7 +68,9 @@ def main() -> None:
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:
         df, text_col, label_col = _load(name)
         tr, te = train_test_split(df, test_size=0.2, random_state=0, stratify=df[label_col])
-        cfg = TaggingConfig(families=tuple(args.families.split(",")), **SETS[name][4])
+        cfg = TaggingConfig(
+            families=tuple(args.families.split(",")), quantized=not args.float_encoder, **SETS[name][4]
+        )
         t0 = time.perf_counter()
         results[name] = evaluate(tr, te, text_col, label_col, cfg)
         results[name]["wall_seconds"] = round(time.perf_counter() - t0, 1)
@@ -90,7 +95,7 @@ def main() -> None:
             f"{mm['accuracy_accepted']:.4f}; ece before temperature {mm['ece_uncalibrated']:.4f}"
         )
         val = ", ".join(f"{f}={v['accuracy']:.4f}" for f, v in r["validation"].items())
-        print(f"{'':<16}  validation accuracy per family: {val}")
+        print(f"{'':<16}  validation accuracy per family: {val}; MiniLM encoder {r['encoder']}")
     print("\nendava_urgency: toy set (ticket_type == 0 only, label meaning unknown); no target.")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2, default=float))

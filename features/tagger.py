@@ -166,13 +166,14 @@ class MultiHeadTagger:
     max_length: int = 128
     layers: int = 1
     info: dict[str, Any] = field(default_factory=dict)
+    quantized: bool = False
 
     @property
     def head_names(self) -> list[str]:
         return list(self.heads)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return get_encoder().encode(texts, max_length=self.max_length, layers=self.layers)
+        return get_encoder(self.quantized).encode(texts, max_length=self.max_length, layers=self.layers)
 
     def probas(self, texts: list[str], heads: list[str] | None = None) -> dict[str, np.ndarray]:
         """Calibrated class probabilities per head (embeddings computed once for all heads)."""

@@ -94,9 +94,16 @@ def encoder_path() -> str:
 
 
 class MiniLMEncoder:
-    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings, batched on CPU."""
+    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings, batched on CPU.
 
-    def __init__(self, max_length: int = 128, batch_size: int = 64, threads: int | None = None) -> None:
+    ``quantized=True`` converts the encoder's linear layers to dynamic int8 (PyTorch's
+    ``quantize_dynamic``): about twice the CPU throughput, with embeddings at a mean cosine of ~0.97
+    to the float ones (per-channel weight scales). A tagger records which variant it was trained on and serving uses the same one.
+    """
+
+    def __init__(
+        self, max_length: int = 128, batch_size: int = 64, threads: int | None = None, quantized: bool = False
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -111,6 +118,9 @@ class MiniLMEncoder:
         path = encoder_path()
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        self.quantized = quantized
+        if quantized:
+            self.model = _quantize(self.model)
         self.dim = int(self.model.config.hidden_size)
         self._lock = threading.Lock()
 
@@ -160,14 +170,31 @@ class MiniLMEncoder:
         return out
 
 
-_ENCODER: list[MiniLMEncoder] = []
+def _quantize(model: Any) -> Any:
+    """Dynamic int8 linear layers. ``torch.ao.quantization`` is deprecated in favour of torchao
+    (whose CPU speed relies on ``torch.compile``) but still the fastest plain-CPU path in torch
+    2.13; its deprecation warnings are silenced here, on purpose, once per process."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=UserWarning)
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        # per-channel weight scales: mean cosine to the float embeddings 0.976 vs 0.948 per-tensor
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+
+
+_ENCODERS: dict[bool, MiniLMEncoder] = {}
 _ENC_LOCK = threading.Lock()
 
 
-def get_encoder() -> MiniLMEncoder:
-    """The process-wide encoder, loaded lazily and once (pass ``max_length`` to ``encode``)."""
+def get_encoder(quantized: bool = False) -> MiniLMEncoder:
+    """The process-wide encoder (float or int8), loaded lazily and once (pass ``max_length`` to ``encode``)."""
     with _ENC_LOCK:
-        if not _ENCODER:
-            logger.info("loading %s from %s", ENCODER_NAME, encoder_path())
-            _ENCODER.append(MiniLMEncoder())
-        return _ENCODER[0]
+        if quantized not in _ENCODERS:
+            logger.info("loading %s%s from %s", ENCODER_NAME, " (int8)" if quantized else "", encoder_path())
+            _ENCODERS[quantized] = MiniLMEncoder(quantized=quantized)
+        return _ENCODERS[quantized]

@@ -50,6 +50,9 @@ class TaggingConfig:
     val_size: float = 0.2
     seed: int = 42
     max_length: int = 128
+    #: int8 dynamic quantization of the MiniLM encoder (same variant at train and serve time):
+    #: ~2x the serving throughput for a few tenths of a point of accuracy (README, Benchmarks)
+    quantized: bool = True
     tfidf_c: float = 20.0
     minilm_c: float = 50.0
     spacy_epochs: int = 6
@@ -282,7 +285,7 @@ def fit_head(
 def _embed(texts: list[str], cfg: TaggingConfig) -> np.ndarray | None:
     if "minilm" not in cfg.families or len(texts) > cfg.max_embed_texts:
         return None
-    return get_encoder().encode(
+    return get_encoder(cfg.quantized).encode(
         [clean_text(t) for t in texts], max_length=cfg.max_length, progress=len(texts) > 2000
     )
 
@@ -303,7 +306,11 @@ def train(
             cache[id(df)] = _embed(texts, cfg)
         heads[head], reports[head] = fit_head(head, texts, data[label_col].tolist(), cfg, cache[id(df)])
     tagger = MultiHeadTagger(
-        heads=heads, text_col="text", max_length=cfg.max_length, info={"config": asdict(cfg)}
+        heads=heads,
+        text_col="text",
+        max_length=cfg.max_length,
+        info={"config": asdict(cfg)},
+        quantized=cfg.quantized,
     )
     return tagger, reports
 
@@ -342,7 +349,8 @@ def evaluate(
     head, report = fit_head("label", tr_x, ytr_s.tolist(), cfg, emb_tr)
     fit_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    emb_te = get_encoder().encode(te_x, max_length=cfg.max_length) if emb_tr is not None else None
+    encoder = get_encoder(cfg.quantized)
+    emb_te = encoder.encode(te_x, max_length=cfg.max_length) if emb_tr is not None else None
     embed_te = time.perf_counter() - t1
     proba = head.proba(te_x, emb_te)
     predict_s = time.perf_counter() - t1
@@ -369,11 +377,14 @@ def evaluate(
     bm = metrics(b[keep], y_te[keep], classes)
     per_class["tfidf_linear"] = bm.pop("per_class_f1")
     baselines["tfidf_linear"] = bm
-    if emb_tr is None:
+    if emb_tr is None or cfg.quantized:
+        # the baseline is the float32 encoder, as published, whatever the model uses
         t2 = time.perf_counter()
-        emb_tr = get_encoder().encode(tr_x, max_length=cfg.max_length, progress=True)
-        emb_te = get_encoder().encode(te_x, max_length=cfg.max_length)
-        embed_fit, embed_te = time.perf_counter() - t2, 0.0
+        base_enc = get_encoder(False)
+        emb_tr = base_enc.encode(tr_x, max_length=cfg.max_length, progress=True)
+        emb_te = base_enc.encode(te_x, max_length=cfg.max_length)
+        if not cfg.quantized:
+            embed_fit, embed_te = time.perf_counter() - t2, 0.0
     b = LogisticRegression(C=cfg.minilm_c, max_iter=3000).fit(emb_tr, ytr).predict_proba(emb_te)
     bm = metrics(b[keep], y_te[keep], classes)
     per_class["minilm_logreg"] = bm.pop("per_class_f1")
@@ -391,6 +402,7 @@ def evaluate(
             "embed_test": round(embed_te, 2),
         },
         "chosen": {k: report[k] for k in ("family", "weights", "temperature", "threshold")},
+        "encoder": "int8" if cfg.quantized else "float32",
         "validation": report["families"],
         "per_class_f1": per_class,
     }

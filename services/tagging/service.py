@@ -249,6 +249,7 @@ class TaggingService(ServiceBase):
             out["batching"] = dict(self.batching, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS)
         cur = self.champion.current if self.champion else None
         if cur is not None:
+            out["encoder"] = "int8" if getattr(cur.model, "quantized", False) else "float32"
             out["heads"] = {
                 name: {"classes": h.classes, "family": h.family, "threshold": h.threshold}
                 for name, h in cur.model.heads.items()

@@ -81,3 +81,21 @@ def test_minilm_family_on_a_hundred_texts() -> None:
     head, report = fit_head("intent", df["text"].tolist(), df["intent"].tolist(), cfg, emb)
     assert report["family"] == "minilm" and head.needs_embeddings
     assert report["val"]["accuracy"] > 0.7
+
+
+def test_int8_encoder_is_close_to_float_and_used_by_its_tagger() -> None:
+    """The int8 encoder (served for throughput) must stay close to the float one, and a tagger
+    trained with it must embed with it at serving time (no train/serve skew)."""
+    df = simulate_tickets(120, seed=5)
+    texts = df["text"].tolist()
+    full = get_encoder(False).encode(texts[:40], max_length=64)
+    q = get_encoder(True)
+    assert q.quantized and q is get_encoder(True) and q is not get_encoder(False)
+    small = q.encode(texts[:40], max_length=64)
+    assert np.allclose(np.linalg.norm(small, axis=1), 1.0, atol=1e-4)
+    cos = (full * small).sum(axis=1)
+    assert cos.min() > 0.93 and cos.mean() > 0.96
+    cfg = TaggingConfig(families=("minilm",), max_length=64, quantized=True)
+    tagger, reports = train([("intent", df, "text", "intent")], cfg)
+    assert tagger.quantized and reports["intent"]["val"]["accuracy"] > 0.7
+    assert np.allclose(tagger.embed(texts[:5]), q.encode(texts[:5], max_length=64), atol=1e-6)
