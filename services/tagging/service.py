@@ -14,6 +14,7 @@ import logging
 import threading
 from typing import Annotated, Any
 
+import anyio
 import bentoml
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -151,7 +152,7 @@ class TaggingService(ServiceBase):
         rows = await call_batched(self, "tag_texts", texts)
         if any(r["version"] != loaded.version for r in rows):
             # the champion was swapped while the batch ran: answer with the version we report
-            return loaded.model.tag(texts, heads=heads, top_k=top_k)
+            return await anyio.to_thread.run_sync(lambda: loaded.model.tag(texts, heads=heads, top_k=top_k))
         names = heads or loaded.model.head_names
         probs = {h: [r["probas"][h] for r in rows] for h in names}
         return loaded.model.tags_from_probas(probs, len(texts), top_k)

@@ -151,3 +151,31 @@ def test_concurrent_requests_share_batched_model_calls(served) -> None:
 
     outside = client.post("/internal/tag_texts", json={"texts": ["hello"]})
     assert outside.status_code == 404 and outside.json()["errors"][0]["field"] == "request"
+
+
+def test_champion_swapped_during_batch_answers_with_reported_version() -> None:
+    """If the batched call ran on another model version than the one the request reports, the
+    answer is recomputed with the reported model (never one version's tags under another's number)."""
+    import anyio
+
+    from services.tagging.service import TaggingService
+
+    class _Model:
+        head_names = ["h"]
+
+        def tag(self, texts, heads=None, top_k=3):
+            return [{"h": {"label": "from-reported-version"}} for _ in texts]
+
+        def tags_from_probas(self, probs, n, top_k):  # pragma: no cover - must not be used here
+            raise AssertionError("used the other version's probabilities")
+
+    class _Loaded:
+        version = "7"
+        model = _Model()
+
+    class _Fake:
+        def tag_texts(self, texts):
+            return [{"version": "8", "probas": {"h": [1.0]}} for _ in texts]
+
+    out = anyio.run(TaggingService.inner._tags, _Fake(), _Loaded(), ["a", "b"], None, 1)
+    assert out == [{"h": {"label": "from-reported-version"}}] * 2
