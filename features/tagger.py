@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.text import clean_text, get_encoder
+from features.text import EMBED_DIM, clean_text, get_encoder
 
 __all__ = [
     "TfidfComponent",
@@ -25,6 +25,7 @@ __all__ = [
     "MultiHeadTagger",
     "softmax",
     "log_softmax",
+    "align_classes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(z))
 
 
-def _align(logp: np.ndarray, own: list[str], classes: list[str]) -> np.ndarray:
+def align_classes(logp: np.ndarray, own: list[str], classes: list[str]) -> np.ndarray:
     """Reorder a component's columns to the head's class order (missing classes get ~0 prob)."""
     if own == classes:
         return logp
@@ -71,13 +72,20 @@ class TfidfComponent:
 
 
 class EmbeddingComponent:
-    """A linear head on frozen MiniLM sentence embeddings."""
+    """A linear head on frozen MiniLM sentence embeddings (the first ``dims`` columns: one layer's
+    pooled output, or several layers' concatenated when validation preferred that)."""
 
     kind = "minilm"
     needs_embeddings = True
+    dims: int | None = None  # None: every column (models pickled before layer choice existed)
 
-    def __init__(self, clf: Any) -> None:
+    def __init__(self, clf: Any, dims: int | None = None) -> None:
         self.clf = clf
+        self.dims = dims
+
+    @property
+    def layers(self) -> int:
+        return max(1, (self.dims or EMBED_DIM) // EMBED_DIM)
 
     @property
     def classes(self) -> list[str]:
@@ -86,7 +94,9 @@ class EmbeddingComponent:
     def log_proba(self, texts: list[str], emb: np.ndarray | None) -> np.ndarray:
         if emb is None:
             raise ValueError("EmbeddingComponent needs embeddings")
-        return np.asarray(self.clf.predict_log_proba(emb))
+        if self.dims is not None and emb.shape[1] < self.dims:
+            raise ValueError(f"this head needs {self.dims} embedding columns, got {emb.shape[1]}")
+        return np.asarray(self.clf.predict_log_proba(emb if self.dims is None else emb[:, : self.dims]))
 
 
 class SpacyComponent:
@@ -150,7 +160,7 @@ class TagHead:
         total = np.zeros((len(texts), len(self.classes)))
         for comp, w in zip(self.components, self.weights, strict=True):
             if w > 0:
-                total += w * _align(comp.log_proba(texts, emb), comp.classes, self.classes)
+                total += w * align_classes(comp.log_proba(texts, emb), comp.classes, self.classes)
         return total
 
     def proba(self, texts: list[str], emb: np.ndarray | None) -> np.ndarray:

@@ -24,11 +24,15 @@ __all__ = [
     "get_encoder",
     "encoder_path",
     "ENCODER_NAME",
+    "EMBED_DIM",
 ]
 
 logger = logging.getLogger(__name__)
 
 ENCODER_NAME = "all-MiniLM-L6-v2"
+#: width of one layer's pooled embedding; ``encode(layers=L)`` returns ``L * EMBED_DIM`` columns,
+#: the last layer first, so the first ``EMBED_DIM`` columns are the usual sentence embedding
+EMBED_DIM = 384
 
 _EMAIL = re.compile(r"\b[\w.+%-]+@[\w-]+(?:\.[\w-]+)+\b")
 # 13-19 digits, optionally grouped by spaces or dashes (checked with Luhn before redacting).

@@ -98,4 +98,12 @@ def test_int8_encoder_is_close_to_float_and_used_by_its_tagger() -> None:
     cfg = TaggingConfig(families=("minilm",), max_length=64, quantized=True)
     tagger, reports = train([("intent", df, "text", "intent")], cfg)
     assert tagger.quantized and reports["intent"]["val"]["accuracy"] > 0.7
-    assert np.allclose(tagger.embed(texts[:5]), q.encode(texts[:5], max_length=64), atol=1e-6)
+    assert np.allclose(
+        tagger.embed(texts[:5]), q.encode(texts[:5], max_length=64, layers=tagger.layers), atol=1e-6
+    )
+    # the MiniLM layer count was chosen on validation and the served embedding carries it
+    minilm = reports["intent"]["families"]["minilm"]
+    assert set(minilm["accuracy_by_layers"]) == {1, 3} and minilm["layers"] in (1, 3)
+    comp = tagger.heads["intent"].components[0]
+    assert comp.dims == 384 * minilm["layers"] and tagger.layers == minilm["layers"]
+    assert tagger.predict(df[["text"]].head(8))["intent"].notna().all()
