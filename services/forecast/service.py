@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_HORIZON = 20_000
 MAX_NATIVE_INTERVALS = 200_000  # native intervals behind one queue's forecast
 MAX_GRID_CELLS = 2_000_000  # scenarios x intervals of one what-if call
+MAX_QUEUE_INTERVALS = 200_000  # queues x horizon per /forecast call: ~2 s of work but ~50 MB of JSON
 _EARLIEST, _LATEST = dt.datetime(1970, 1, 1), dt.datetime(2200, 1, 1)
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 Change = Annotated[float, Field(gt=-1, le=10)]
@@ -145,10 +146,16 @@ def _check_queues(forecaster: Any, queues: list[str], field: str) -> None:
         raise ClientError(field, f"unknown queue(s) {unknown}; known: {forecaster.queues}")
 
 
-def _check_size(forecaster: Any, horizon: int, minutes: int) -> None:
+def _check_size(forecaster: Any, horizon: int, minutes: int, queues: int = 1) -> None:
     if horizon * minutes // forecaster.interval_minutes > MAX_NATIVE_INTERVALS:
         raise ClientError(
             "horizon", f"horizon x interval_minutes covers more than {MAX_NATIVE_INTERVALS:,} intervals"
+        )
+    if queues * horizon > MAX_QUEUE_INTERVALS:
+        raise ClientError(
+            "queues",
+            f"{queues} queues x horizon {horizon} = {queues * horizon:,} queue-intervals; at most "
+            f"{MAX_QUEUE_INTERVALS:,} per request (split the queues over several requests)",
         )
 
 
@@ -275,7 +282,7 @@ class ForecastService(ServiceBase):
         fc = loaded.model
         _check_queues(fc, body.queues, "queues")
         _check_interval(fc, body.interval_minutes)
-        _check_size(fc, body.horizon, body.interval_minutes)
+        _check_size(fc, body.horizon, body.interval_minutes, len(body.queues))
         if body.start is not None and not _EARLIEST <= body.start.replace(tzinfo=None) <= _LATEST:
             raise ClientError("start", f"must lie between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d}")
         with self.timed("/forecast", body) as call:

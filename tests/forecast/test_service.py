@@ -92,6 +92,14 @@ def test_forecast_bad_input_names_the_field(client, payload: dict, field: str) -
     assert field in _fields(resp)
 
 
+def test_forecast_caps_queues_times_horizon(client) -> None:
+    """Each of 21 queues is a valid request alone; together they exceed the per-request work cap."""
+    c, _ = client
+    resp = c.post("/forecast", json={"queues": ["billing"] * 21, "horizon": 10_000, "store_snapshot": False})
+    assert resp.status_code == 422 and [e["field"] for e in resp.json()["errors"]] == ["queues"], resp.text
+    assert "queue-intervals" in resp.json()["errors"][0]["message"]
+
+
 def test_staffing_and_backlog_endpoints(client) -> None:
     c, version = client
     grid = c.post(
