@@ -32,7 +32,19 @@ __all__ = ["GovernanceService", "AuditRequest", "AuditCreated"]
 logger = logging.getLogger(__name__)
 
 MAX_ROWS = 200_000
+#: rows x bootstrap resamples per audit: MAX_ROWS at the default n_boot=200 (~30 s here)
+MAX_BOOT_WORK = 40_000_000
 TASKS = ("forecast", "tagging", "churn", "intervention", "agent_scoring")
+
+
+def _check_work(rows: int, n_boot: int) -> None:
+    """Bootstrap work grows with rows x resamples (~0.7 us each here): refuse what would time out."""
+    if rows * n_boot > MAX_BOOT_WORK:
+        raise ClientError(
+            "n_boot",
+            f"{rows:,} rows x n_boot {n_boot} = {rows * n_boot:,} resampled rows; at most {MAX_BOOT_WORK:,} "
+            f"per audit: lower n_boot to {MAX_BOOT_WORK // rows} or fewer (0 skips the intervals)",
+        )
 
 
 class AuditRequest(BaseModel):
@@ -133,6 +145,7 @@ class GovernanceService(ServiceBase):
             df = pd.DataFrame(body.records)
             if df.empty:
                 raise ClientError("records", "send at least one record")
+            _check_work(len(df), body.n_boot)
             for field, col in (
                 ("pred_col", body.pred_col),
                 ("label_col", body.label_col),
@@ -159,6 +172,7 @@ class GovernanceService(ServiceBase):
         path = _resolve_data(self.settings.data_dir, body.data_path or "")
         loaded = self._model(body.task or "", body.alias)
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        _check_work(len(df), body.n_boot)
         audit = audit_model(
             loaded.model,
             df,

@@ -196,3 +196,21 @@ def test_evaluate_agent_scoring_beats_baselines(tmp_path: Path) -> None:
     assert report["task"] == "agent_scoring" and report["n_test"] == 2000
     assert report["model"]["roc_auc"] > report["baselines"]["csat_only"]["roc_auc"] + 0.02
     assert report["model"]["accuracy"] > report["baselines"]["majority"]["accuracy"] + 0.2
+
+
+def test_audit_refuses_bootstrap_work_it_cannot_finish(
+    sl_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    import services.governance.service as gov_service
+
+    preds = pd.read_csv(_predictions(tmp_path, {"attribute": "gender", "group": "female", "strength": 1.5}))
+    records = json.loads(preds.head(500).to_json(orient="records"))
+    body = {"records": records, "pred_col": "pred", "sensitive": SENS, "n_boot": 20}
+    monkeypatch.setattr(gov_service, "MAX_BOOT_WORK", 500 * 20 - 1)
+    with TestClient(gov_service.GovernanceService.to_asgi()) as client:
+        refused = client.post("/governance/audits", json=body)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "n_boot"
+        assert "lower n_boot to 19" in refused.json()["errors"][0]["message"]
+        assert client.post("/governance/audits", json={**body, "n_boot": 19}).status_code == 201
