@@ -204,7 +204,7 @@ def train(
     result = register_and_promote(
         "churn",
         predictor,
-        promote_to_champion=promote,
+        promote_to_champion=False,
         reason="trained by training.churn",
         approver=approver,
         metrics=report["model"],
@@ -216,7 +216,38 @@ def train(
         requirements=("lightgbm", "scikit-learn"),
         tags={"baseline_roc_auc": f"{report['baselines']['logistic_regression']['roc_auc']:.4f}"},
     )
+    if promote:
+        result.update(_promote_on_holdout(result["version"], report["model"], test_df, fingerprint, approver))
     return {**result, "report": report}
+
+
+def _promote_on_holdout(
+    version: str, candidate: dict[str, float], test_df: pd.DataFrame, fingerprint: str, approver: str
+) -> dict[str, Any]:
+    """Try the champion gates with both models scored on this run's holdout.
+
+    The candidate's numbers are those of its holdout-free fit (the registered refit has seen the
+    holdout); the champion is scored on the same rows, so a retrain on new data is compared like
+    for like instead of being refused as "not comparable".
+    """
+    from model_registry import load, promote
+
+    metrics: dict[str, dict[str, float]] = {"candidate": candidate}
+    try:
+        champion = load("churn", alias="champion")
+    except LookupError:
+        champion = None
+    if champion is not None:
+        metrics["champion"] = churn_metrics(churn_target(test_df), champion.model.churn_probability(test_df))
+    res = promote(
+        "churn",
+        version,
+        reason="trained by training.churn",
+        approver=approver,
+        eval_metrics=metrics,
+        eval_fingerprint=fingerprint,
+    )
+    return {"promoted": res.promoted, "promotion": res.summary()}
 
 
 def train_and_register(
