@@ -18,17 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.tagger import (
-    EmbeddingComponent,
-    MultiHeadTagger,
-    SpacyComponent,
-    TagHead,
-    TfidfComponent,
-    align_classes,
-)
-from features.tagger import log_softmax as _log_softmax
+from features.tagger import EmbeddingComponent, MultiHeadTagger, TagHead, align_classes
 from features.tagger import softmax as _softmax
 from features.text import EMBED_DIM, clean_text, get_encoder
+from training.tagging_corrections import apply_corrections, load_corrections
+from training.tagging_families import FAMILIES, fit_family
+from training.tagging_metrics import expected_calibration_error, fit_temperature, metrics, review_threshold
 
 __all__ = [
     "TaggingConfig",
@@ -45,8 +40,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-FAMILIES = ("tfidf", "minilm", "spacy")
 
 
 @dataclass
@@ -72,146 +65,6 @@ class TaggingConfig:
     refit: bool = True
     max_embed_texts: int = 60_000
     weight_step: float = 0.1
-
-
-# ----------------------------------------------------------------------------- metrics
-def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """Top-label ECE with equal-width confidence bins."""
-    conf = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y
-    edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        sel = (conf > lo) & (conf <= hi)
-        if sel.any():
-            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
-    return float(ece)
-
-
-def metrics(proba: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """accuracy, macro_f1, ece, nll and per-class F1 of probabilities against integer labels."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    pred = proba.argmax(axis=1)
-    labels = np.arange(len(classes))
-    per = f1_score(y, pred, labels=labels, average=None, zero_division=0)
-    present = np.isin(labels, y)
-    return {
-        "accuracy": float(accuracy_score(y, pred)),
-        "macro_f1": float(per[present].mean()) if present.any() else 0.0,
-        "ece": expected_calibration_error(proba, y),
-        "nll": float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean()),
-        "per_class_f1": {c: round(float(f), 4) for c, f, p in zip(classes, per, present, strict=True) if p},
-    }
-
-
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """Temperature minimising the validation NLL (1.0 when there is nothing to fit)."""
-    from scipy.optimize import minimize_scalar
-
-    if len(y) < 5:
-        return 1.0
-
-    def nll(t: float) -> float:
-        lp = _log_softmax(logits / t)
-        return float(-lp[np.arange(len(y)), y].mean())
-
-    res = minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded")
-    return float(res.x) if res.success else 1.0
-
-
-def review_threshold(proba: np.ndarray, y: np.ndarray, precision: float) -> float:
-    """Lowest confidence above which validation accuracy stays >= ``precision`` (0 if it always does)."""
-    conf = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y
-    order = np.argsort(-conf)
-    cum = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
-    ok = np.nonzero(cum >= precision)[0]
-    if len(ok) == 0:
-        return float(min(0.9, conf.max()))
-    last = ok[-1]
-    if last == len(order) - 1:
-        return 0.0
-    return float(conf[order[last]])
-
-
-# ----------------------------------------------------------------------------- families
-def _fit_tfidf(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> TfidfComponent:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
-
-    vec = make_union(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=200_000),
-        TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=300_000
-        ),
-    )
-    pipe = make_pipeline(vec, LogisticRegression(C=cfg.tfidf_c, max_iter=2000))
-    return TfidfComponent(pipe.fit(texts, labels))
-
-
-def _fit_minilm(
-    emb: np.ndarray, labels: np.ndarray, cfg: TaggingConfig, layers: int = 1
-) -> EmbeddingComponent:
-    from sklearn.linear_model import LogisticRegression
-
-    dims = EMBED_DIM * layers
-    clf = LogisticRegression(C=cfg.minilm_c, max_iter=3000).fit(emb[:, :dims], labels)
-    return EmbeddingComponent(clf, dims=dims)
-
-
-def _fit_spacy(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> SpacyComponent:
-    import random
-
-    import spacy
-    from spacy.training import Example
-    from spacy.util import minibatch
-
-    classes = sorted({str(v) for v in labels})
-    nlp = spacy.blank("en")
-    model = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2}
-    model["no_output_layer"] = False
-    textcat = nlp.add_pipe("textcat", config={"model": model})
-    for c in classes:
-        textcat.add_label(c)
-    examples = [
-        Example.from_dict(nlp.make_doc(t), {"cats": {c: float(c == str(lbl)) for c in classes}})
-        for t, lbl in zip(texts, labels, strict=True)
-    ]
-    rng = random.Random(cfg.seed)
-    spacy.util.fix_random_seed(cfg.seed)
-    optimizer = nlp.initialize(lambda: examples)
-    deadline = time.perf_counter() + cfg.spacy_budget_s
-    for epoch in range(cfg.spacy_epochs):
-        rng.shuffle(examples)
-        for batch in minibatch(examples, size=64):
-            nlp.update(batch, sgd=optimizer, drop=0.1)
-            if time.perf_counter() > deadline:
-                break
-        if time.perf_counter() > deadline:
-            logger.info("spacy textcat: time budget reached after %d epoch(s)", epoch + 1)
-            break
-    return SpacyComponent(nlp, classes)
-
-
-def _fit_family(
-    family: str,
-    texts: list[str],
-    labels: np.ndarray,
-    emb: np.ndarray | None,
-    cfg: TaggingConfig,
-    layers: int = 1,
-):
-    if family == "tfidf":
-        return _fit_tfidf(texts, labels, cfg)
-    if family == "minilm":
-        if emb is None:
-            raise ValueError("the minilm family needs embeddings")
-        return _fit_minilm(emb, labels, cfg, layers)
-    if family == "spacy":
-        return _fit_spacy(texts, labels, cfg)
-    raise ValueError(f"unknown family {family!r}; choose from {FAMILIES}")
 
 
 def _weight_grid(n: int, step: float) -> list[tuple[float, ...]]:
@@ -249,7 +102,7 @@ def fit_head(
             options = [k for k in cfg.minilm_layers if EMBED_DIM * k <= emb.shape[1]] or [1]
         tried: dict[int, float] = {}
         for k in options:
-            comp = _fit_family(fam, tx, y_str[tr], emb[tr] if emb is not None else None, cfg, layers=k)
+            comp = fit_family(fam, tx, y_str[tr], emb[tr] if emb is not None else None, cfg, layers=k)
             lp = align_classes(
                 comp.log_proba(vx, emb[va] if emb is not None else None), comp.classes, classes
             )
@@ -290,7 +143,7 @@ def fit_head(
     fit_idx = np.arange(len(texts)) if cfg.refit else tr
     for fam in chosen:
         comps.append(
-            _fit_family(
+            fit_family(
                 fam,
                 [texts[i] for i in fit_idx],
                 y_str[fit_idx],
@@ -451,51 +304,7 @@ def evaluate(
     }
 
 
-# ----------------------------------------------------------------------------- corrections + registry
-def load_corrections(settings: Any = None, head: str | None = None) -> pd.DataFrame:
-    """Latest human correction per (text_id, head) from the ``TaggingFeedback`` table."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from servicelens.db import TaggingFeedback, init_db
-    from servicelens.settings import get_settings
-
-    settings = settings or get_settings()
-    engine = init_db(settings.db_url)
-    with Session(engine) as session:
-        query = select(TaggingFeedback).order_by(TaggingFeedback.id)
-        if head is not None:
-            query = query.where(TaggingFeedback.head == head)
-        rows = [
-            {"text_id": r.text_id, "head": r.head, "text": r.text, "corrected_label": r.corrected_label}
-            for r in session.scalars(query)
-        ]
-    cols = ["text_id", "head", "text", "corrected_label"]
-    out = pd.DataFrame(rows, columns=cols)
-    out = out[out["text"].fillna("").str.strip() != ""]
-    return out.drop_duplicates(["text_id", "head"], keep="last").reset_index(drop=True)
-
-
-def apply_corrections(
-    df: pd.DataFrame, corrections: pd.DataFrame, head: str, text_col: str, label_col: str
-) -> pd.DataFrame:
-    """Fold a head's corrections into a training frame: relabel matching texts, append new ones."""
-    corr = corrections[corrections["head"] == head]
-    if corr.empty:
-        return df
-    fixed = dict(zip(corr["text"].astype(str), corr["corrected_label"].astype(str), strict=True))
-    out = df.copy()
-    hit = out[text_col].astype(str).isin(fixed)
-    out.loc[hit, label_col] = out.loc[hit, text_col].astype(str).map(fixed)
-    known = set(out[text_col].astype(str))
-    extra = corr[~corr["text"].astype(str).isin(known)]
-    add = pd.DataFrame({text_col: extra["text"].astype(str), label_col: extra["corrected_label"].astype(str)})
-    logger.info(
-        "head %s: %d corrections (%d relabelled, %d added)", head, len(corr), int(hit.sum()), len(add)
-    )
-    return pd.concat([out, add], ignore_index=True)
-
-
+# ----------------------------------------------------------------------------- registry
 def train_and_register(
     specs: list[tuple[str, pd.DataFrame, str, str]] | None = None,
     *,
