@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_PG_LOCK_KEY = 0x5E12_7A66  # advisory-lock id of trigger emission (any constant shared by workers)
 
 CALLBACK = "callback_offer"
 RETENTION = "retention_outreach"
@@ -236,10 +238,18 @@ class TriggerStore:
     def __init__(self, engine: Engine, policy: TriggerPolicy | None = None) -> None:
         self.engine = engine
         self.policy = policy or TriggerPolicy()
-        # check-then-insert must not interleave between request threads of one service process;
-        # the unique dedupe key still guards across processes (capacity may then overshoot by
-        # the number of concurrent writers at worst).
+        # check-then-insert must not interleave: between request threads of one process (this
+        # lock) nor between service workers (the database lock taken in ``_serialize``)
         self._lock = threading.Lock()
+
+    def _serialize(self, session: Session) -> None:
+        """Take a database-wide write lock for this transaction, so that the cooldown and capacity
+        checks and the insert of one worker cannot interleave with another worker's."""
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        elif dialect == "sqlite":  # a write statement takes SQLite's RESERVED lock up front
+            session.execute(text(f"UPDATE {TriggerEvent.__tablename__} SET id = id WHERE 0 = 1"))
 
     def _used_today(self, session: Session, trigger_type: str, now: dt.datetime) -> int:
         start = dt.datetime.combine(now.date(), dt.time(0), tzinfo=dt.UTC)
@@ -278,6 +288,7 @@ class TriggerStore:
         for cand in candidates:
             cand = cand.model_copy(update={"created_at": _utc(cand.created_at)})
             with Session(self.engine) as session:
+                self._serialize(session)
                 why = self._why_not(session, cand)
                 if why is None and cand.trigger_type == RETENTION:
                     if (
@@ -286,6 +297,7 @@ class TriggerStore:
                     ):
                         why = "capacity"
                 if why is not None:
+                    session.rollback()  # releases the lock
                     result.suppressed.append(
                         {"subject_id": cand.subject_id, "trigger_type": cand.trigger_type, "reason": why}
                     )

@@ -137,3 +137,10 @@ def test_intervention_service_in_process(sl_env: Settings) -> None:
         bad = client.post("/interventions/evaluate", json={"callers": [{"call_id": "z", "queue_ahead": -1}]})
         assert bad.status_code == 422 and "queue_ahead" in bad.json()["errors"][0]["field"]
         assert client.post("/interventions/evaluate", json={}).status_code == 422
+
+
+def test_capacity_holds_across_worker_processes(sl_env: Settings) -> None:
+    """Four processes race to emit 48 retention calls against a daily capacity of 7 (SQLite)."""
+    from tests.intervention.concurrent_emit import emit_from_processes
+
+    assert emit_from_processes(sl_env.db_url, workers=4, per_worker=12, capacity=7) == 7
