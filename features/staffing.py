@@ -5,6 +5,9 @@ log space through the regularised incomplete gamma function, so loads of thousan
 neither overflow (no factorials) nor lose precision. Required agents are found by a vectorised
 integer bisection on monotone performance measures (about 10 evaluations per call).
 
+The probabilities and agent searches live in :mod:`features.staffing_erlang`, backlog staffing in
+:mod:`features.staffing_backlog`; both are re-exported here, the module callers import.
+
 Conventions: ``calls`` are offered contacts per interval, times are in seconds, ``interval_seconds``
 is the interval length. ``shrinkage`` scales agents on the phones to agents scheduled
 (``scheduled = ceil(on_phones / (1 - shrinkage))``).
@@ -13,13 +16,29 @@ is the interval length. ``shrinkage`` scales agents on the phones to agents sche
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from itertools import product
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special as sp
+
+# moved helpers are re-exported (``_x as _x``) so every name this module had stays importable from it
+from features.staffing_backlog import backlog_required, backlog_simulate
+from features.staffing_erlang import (
+    _TINY,
+    _arr,
+    _bisect_min,
+    _scheduled,
+    _search_c,
+    erlang_b,
+    erlang_c,
+)
+from features.staffing_erlang import _c_eval as _c_eval
+from features.staffing_erlang import _erlang_c_stable as _erlang_c_stable
+from features.staffing_erlang import _hw_guess as _hw_guess
+from features.staffing_erlang import _log_poisson_cdf as _log_poisson_cdf
 
 __all__ = [
     "erlang_b",
@@ -34,48 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_TINY = 1e-300
-
-
-def _arr(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=float)
-
-
-def _log_poisson_cdf(n: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """log P(Poisson(a) <= n), with an asymptotic fallback where the CDF underflows."""
-    cdf = sp.pdtr(n, a)
-    out = np.log(np.maximum(cdf, _TINY))
-    under = cdf < 1e-280
-    if np.any(under):
-        # deep overload (n << a): P(X <= n) ~ pmf(n) / (1 - n/a)
-        nn, aa = n[under], a[under]
-        out[under] = nn * np.log(aa) - aa - sp.gammaln(nn + 1) - np.log1p(-np.minimum(nn / aa, 1 - 1e-12))
-    return out
-
-
-def erlang_b(n: Any, a: Any) -> np.ndarray:
-    """Blocking probability of M/M/n/n with offered load ``a`` Erlangs (log-space, any size)."""
-    n, a = np.broadcast_arrays(_arr(n), _arr(a))
-    n, a = n.astype(float), a.astype(float)
-    out = np.ones_like(a)
-    pos = (a > 0) & (n > 0)
-    out[(a <= 0) & (n > 0)] = 0.0
-    if np.any(pos):
-        nn, aa = n[pos], a[pos]
-        log_pmf = nn * np.log(aa) - aa - sp.gammaln(nn + 1)
-        out[pos] = np.exp(log_pmf - _log_poisson_cdf(nn, aa))
-    return np.clip(out, 0.0, 1.0)
-
-
-def erlang_c(n: Any, a: Any) -> np.ndarray:
-    """Probability of waiting in M/M/n with load ``a`` (1 where n <= a: unstable)."""
-    n, a = np.broadcast_arrays(_arr(n), _arr(a))
-    b = erlang_b(n, a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = n * b / (n - a * (1 - b))
-    c = np.where(n > a, c, 1.0)
-    return np.where(a <= 0, 0.0, np.clip(c, 0.0, 1.0))
 
 
 def _load(calls: Any, aht_seconds: Any, interval_seconds: Any) -> np.ndarray:
@@ -97,160 +74,6 @@ def erlang_c_metrics(
     sl = np.where(a <= 0, 1.0, sl)
     asa = np.where(a <= 0, 0.0, asa)
     return {"pwait": pw, "service_level": sl, "asa": asa, "occupancy": occ}
-
-
-def _bisect_min(
-    ok: Callable[[np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
-) -> np.ndarray:
-    """Smallest integer n in (lo, hi] with ok(n) true, per element; ``ok`` is monotone in n.
-
-    ``lo`` must fail (or be a sentinel below the feasible range); ``hi`` is expanded until it passes.
-    ``ok(n, idx)`` gets candidate counts and the element indices they belong to.
-    """
-    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
-    idx_all = np.arange(lo.size)
-    for _ in range(60):  # expand hi until feasible
-        bad = ~ok(hi, idx_all)
-        if not bad.any():
-            break
-        step = np.maximum(hi - lo, 1.0)
-        lo = np.where(bad, hi, lo)
-        hi = np.where(bad, hi + 2 * step, hi)
-    active = np.flatnonzero(hi - lo > 1)
-    while active.size:
-        mid = np.floor((lo[active] + hi[active]) / 2)
-        good = ok(mid, active)
-        hi[active] = np.where(good, mid, hi[active])
-        lo[active] = np.where(good, lo[active], mid)
-        active = active[hi[active] - lo[active] > 1]
-    return hi
-
-
-def _scheduled(raw: np.ndarray, shrinkage: np.ndarray) -> np.ndarray:
-    return np.ceil(raw / (1 - shrinkage))
-
-
-def _erlang_c_stable(n: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Erlang C where every n > a > 0 (the search's hot path): Erlang B as pmf / cdf of Poisson(a),
-    which neither underflows nor overflows there, without the general function's masking."""
-    with np.errstate(over="ignore", under="ignore"):
-        b = np.exp(n * np.log(a) - a - sp.gammaln(n + 1)) / sp.pdtr(n, a)
-    return np.minimum(n * b / (n - a * (1 - b)), 1.0)
-
-
-def _c_eval(
-    n: np.ndarray, a: np.ndarray, ratio: np.ndarray, slt: np.ndarray, asat: np.ndarray, aht: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(targets met, log-margin, P(wait)) of Erlang C at n agents; the margin only guides the search."""
-    gap = n - a
-    stable = gap > 0
-    pw = _erlang_c_stable(n, a) if stable.all() and (a > 0).all() else erlang_c(n, a)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        sl = np.maximum(0.0, 1 - pw * np.exp(-gap * ratio))
-        asa = pw * aht / gap
-        ok = stable & (np.isnan(slt) | (sl >= slt)) & (np.isnan(asat) | (asa <= asat))
-        h_sl = np.where(np.isnan(slt), -np.inf, np.log(np.maximum(pw, _TINY)) - gap * ratio - np.log1p(-slt))
-        h_asa = np.where(np.isnan(asat), -np.inf, np.log(np.maximum(asa, _TINY)) - np.log(asat))
-    h = np.where(stable, np.maximum(h_sl, h_asa), np.inf)
-    return ok, h, pw
-
-
-def _hw_guess(
-    a: np.ndarray, ratio: np.ndarray, slt: np.ndarray, asat: np.ndarray, aht: np.ndarray
-) -> np.ndarray:
-    """Square-root staffing guess n = a + beta sqrt(a) from the Halfin-Whitt P(wait) (cheap: ndtr only)."""
-    sqa = np.sqrt(np.maximum(a, 1e-9))
-    lo, hi = np.full(a.shape, 1e-3), np.full(a.shape, 8.0)
-    has_sl, has_asa = ~np.isnan(slt), ~np.isnan(asat)
-    c_sl = sqa * ratio
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        l_sl = np.log1p(-np.where(has_sl, slt, 0.0))
-        l_asa = np.log(np.where(has_asa, asat, 1.0) * sqa / aht)
-        any_asa = bool(has_asa.any())
-        for _ in range(10):
-            beta = (lo + hi) * 0.5
-            log_pw = -np.log1p(beta * sp.ndtr(beta) * np.exp(0.5 * beta * beta) * 2.5066282746310002)
-            fail = has_sl & (log_pw - beta * c_sl > l_sl)
-            if any_asa:
-                fail |= has_asa & (log_pw - np.log(beta) > l_asa)
-            lo = np.where(fail, beta, lo)
-            hi = np.where(fail, hi, beta)
-    return a + hi * sqa
-
-
-def _search_c(
-    a: np.ndarray, ratio: np.ndarray, slt: np.ndarray, asat: np.ndarray, aht: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fewest agents meeting the Erlang C targets, and P(wait) there.
-
-    Exact checks at the square-root-staffing guess and its successor settle most scenarios in one
-    vectorised evaluation; the rest run integer regula falsi on the log-margin (guess and successor
-    together), then bisection as the safety net.
-    """
-    floor1 = np.floor(a) + 1
-    m = np.maximum(floor1, np.floor(_hw_guess(a, ratio, slt, asat, aht)))
-    k = a.size
-    ok, h, pw = _c_eval(
-        np.concatenate([m, m + 1]),
-        np.tile(a, 2),
-        np.tile(ratio, 2),
-        np.tile(slt, 2),
-        np.tile(asat, 2),
-        np.tile(aht, 2),
-    )
-    ok1, ok2, h1, h2, pw1, pw2 = ok[:k], ok[k:], h[:k], h[k:], pw[:k], pw[k:]
-    lo = np.where(ok1, floor1 - 1, np.where(ok2, m, m + 1))
-    hi = np.where(ok1, m, np.where(ok2, m + 1, m + 1 + np.maximum(2, np.ceil(np.sqrt(a)))))
-    hl = np.where(ok1, np.inf, np.where(ok2, h1, h2))
-    hh = np.where(ok1, h1, np.where(ok2, h2, np.nan))
-    pw_hi = np.where(ok1, pw1, np.where(ok2, pw2, np.nan))
-    zero = a <= 0
-    lo[zero], hi[zero], pw_hi[zero] = -1, 0, 0.0
-    # unverified upper ends: expand until feasible
-    todo = np.flatnonzero(np.isnan(pw_hi))
-    for _ in range(60):
-        if todo.size == 0:
-            break
-        okx, hx, pwx = _c_eval(hi[todo], a[todo], ratio[todo], slt[todo], asat[todo], aht[todo])
-        hh[todo[okx]], pw_hi[todo[okx]] = hx[okx], pwx[okx]
-        bad = todo[~okx]
-        lo[bad], hl[bad] = hi[bad], hx[~okx]
-        hi[bad] = hi[bad] + 2 * np.maximum(hi[bad] - a[bad], 1)
-        todo = bad
-    sub = np.flatnonzero(hi - lo > 1)
-    for round_ in range(10):
-        sub = sub[hi[sub] - lo[sub] > 1]
-        if sub.size == 0:
-            break
-        lo_s, hi_s = lo[sub], hi[sub]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = hl[sub] / (hl[sub] - hh[sub])
-        if round_ >= 4:
-            frac = np.full(sub.size, 0.5)
-        guess = lo_s + (hi_s - lo_s) * np.nan_to_num(frac, nan=0.5, posinf=0.5, neginf=0.5)
-        n1 = np.clip(np.floor(guess), lo_s + 1, hi_s - 1)
-        n2 = np.minimum(n1 + 1, hi_s)
-        idx2 = np.concatenate([sub, sub])
-        okp, hp, pwp = _c_eval(
-            np.concatenate([n1, n2]), a[idx2], ratio[idx2], slt[idx2], asat[idx2], aht[idx2]
-        )
-        q = sub.size
-        o1, o2 = okp[:q], okp[q:]
-        hi[sub] = np.where(o1, n1, np.where(o2, n2, hi_s))
-        hh[sub] = np.where(o1, hp[:q], np.where(o2, hp[q:], hh[sub]))
-        pw_hi[sub] = np.where(o1, pwp[:q], np.where(o2, pwp[q:], pw_hi[sub]))
-        hl[sub] = np.where(o1, hl[sub], np.where(o2, hp[:q], hp[q:]))
-        lo[sub] = np.where(o1, lo_s, np.where(o2, n1, n2))
-    rest = np.flatnonzero(hi - lo > 1)
-    if rest.size:  # pragma: no cover - safety net
-
-        def ok_fn(n: np.ndarray, idx: np.ndarray) -> np.ndarray:
-            j = rest[idx]
-            return _c_eval(n, a[j], ratio[j], slt[j], asat[j], aht[j])[0]
-
-        hi[rest] = _bisect_min(ok_fn, lo[rest], hi[rest])
-        pw_hi[rest] = erlang_c(hi[rest], a[rest])
-    return hi, pw_hi
 
 
 def erlang_c_required(
@@ -424,88 +247,6 @@ def erlang_a_required(
     m = erlang_a_metrics(c, aht, raw, pat, tt, ivl)
     out = {"raw_agents": raw, "agents": _scheduled(raw, shr), "load": a, **m}
     return {k: v.reshape(shape) for k, v in out.items()}
-
-
-def backlog_simulate(
-    arrivals: Any,
-    agents: float,
-    handle_seconds: float,
-    interval_seconds: float = 3600.0,
-    initial_backlog: float = 0.0,
-    extra_intervals: int = 0,
-) -> dict[str, np.ndarray]:
-    """Fluid FIFO backlog over business intervals with ``agents`` productive agents.
-
-    Returns per-interval backlog and, per arrival interval, the response delay (seconds of
-    business time) of its middle item.
-    """
-    arr = np.concatenate([_arr(arrivals), np.zeros(extra_intervals)])
-    cap = agents * interval_seconds / handle_seconds
-    cum_arr = initial_backlog + np.concatenate([[0.0], np.cumsum(arr)])
-    # served[k] = min(cum_arr[k], served[k-1] + cap), served[0] = 0, in closed form:
-    # k*cap + min(0, min_{1<=j<=k} (cum_arr[j] - j*cap))
-    steps = np.arange(cum_arr.size, dtype=float)
-    slack = np.minimum.accumulate(np.r_[0.0, cum_arr[1:] - steps[1:] * cap])
-    served = steps * cap + np.minimum(slack, 0.0)
-    times = np.arange(cum_arr.size) * interval_seconds
-    backlog = cum_arr[1:] - served[1:]
-    n = _arr(arrivals).size
-    mid_pos = (cum_arr[:n] + cum_arr[1 : n + 1]) / 2
-    mid_time = times[:n] + interval_seconds / 2
-    # first time the served curve reaches each position (served is non-decreasing, piecewise linear)
-    done = np.interp(mid_pos, served, times, right=np.inf) if served[-1] > 0 else np.full(n, np.inf)
-    done = np.where(mid_pos > served[-1] + 1e-9, np.inf, done)
-    delay = np.maximum(done - mid_time, 0.0)
-    return {"backlog": backlog[:n], "delay_seconds": delay}
-
-
-def backlog_required(
-    arrivals: Any,
-    handle_seconds: float,
-    within_hours: float,
-    share: float = 0.9,
-    interval_seconds: float = 3600.0,
-    shrinkage: float = 0.0,
-    initial_backlog: float = 0.0,
-) -> dict[str, Any]:
-    """Constant productive agents so that ``share`` of items get a response within ``within_hours``.
-
-    ``arrivals`` are items per business interval (closed periods left out), so the response
-    clock only runs in business time. Items still open at the end get ``within_hours`` of
-    extra business time (zero arrivals) to be answered.
-    """
-    arr = _arr(arrivals)
-    if arr.size == 0 or arr.sum() + initial_backlog <= 0:
-        return {"raw_agents": 0, "agents": 0, "share_within": 1.0, "backlog": np.zeros(arr.size)}
-    extra = int(np.ceil(within_hours * 3600 / interval_seconds)) + 1
-    limit = within_hours * 3600
-
-    def share_within(n: float) -> tuple[float, dict[str, np.ndarray]]:
-        sim = backlog_simulate(arr, n, handle_seconds, interval_seconds, initial_backlog, extra)
-        weights = arr if arr.sum() > 0 else np.ones_like(arr)
-        return float(np.sum(weights * (sim["delay_seconds"] <= limit)) / np.sum(weights)), sim
-
-    total_work = (arr.sum() + initial_backlog) * handle_seconds
-    lo = 0
-    hi = max(1, int(np.ceil(total_work / (interval_seconds * arr.size))))
-    while share_within(hi)[0] < share:
-        if hi > 10_000_000:  # no finite staffing reaches the share (degenerate inputs)
-            raise ValueError(f"no staffing up to {hi:,} agents answers {share:.0%} within {within_hours} h")
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if share_within(mid)[0] >= share:
-            hi = mid
-        else:
-            lo = mid
-    got, sim = share_within(hi)
-    return {
-        "raw_agents": int(hi),
-        "agents": int(np.ceil(hi / (1 - shrinkage))),
-        "share_within": got,
-        "backlog": sim["backlog"],
-        "delay_seconds": sim["delay_seconds"],
-    }
 
 
 def what_if_grid(

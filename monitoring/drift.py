@@ -9,15 +9,17 @@ score lies within 3 standard errors of the threshold are re-scored on the full w
 when it is in memory, so verdicts match a full run. Stat-test choices are resolved once
 from the reference (cached on disk per reference fingerprint) and passed explicitly.
 Windows from the prediction log are read in chunks: ids first, then only the sampled rows.
+
+Sampling lives in :mod:`monitoring.drift_sampling`, the prediction-log reader in
+:mod:`monitoring.drift_window`, report files and MLflow logging in :mod:`monitoring.drift_reports`;
+their public names are re-exported here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
-import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,6 +29,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# moved helpers are re-exported (``_x as _x``) so every name this module had stays importable from it
+from monitoring.drift_reports import log_drift_to_mlflow, write_reports
+from monitoring.drift_sampling import DEFAULT_SAMPLE_SIZE, sample_frame, sampling_power
+from monitoring.drift_sampling import _stratified_positions as _stratified_positions
+from monitoring.drift_window import _SKIP_OUTPUT_KEYS as _SKIP_OUTPUT_KEYS
+from monitoring.drift_window import _flat as _flat
+from monitoring.drift_window import _rows_of as _rows_of
+from monitoring.drift_window import _window_ids as _window_ids
+from monitoring.drift_window import flatten_records, read_prediction_window
 from servicelens.settings import Settings, get_settings
 
 __all__ = [
@@ -46,7 +57,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SAMPLE_SIZE = 50_000
+
 _P_VALUE_METHODS = {
     "ks",
     "chisquare",
@@ -58,7 +69,6 @@ _P_VALUE_METHODS = {
     "mannw",
     "t_test",
 }
-_SKIP_OUTPUT_KEYS = {"model_version", "model", "version", "request_id", "id", "model_name"}
 
 
 @dataclass
@@ -182,59 +192,6 @@ def resolve_methods(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(methods))
     return methods
-
-
-def sampling_power(n_sample: int, n_reference: int, threshold: float = 0.1) -> dict[str, float]:
-    """Standard error of a sampled effect-size score and the power that follows from it.
-
-    ``score_se`` is a conservative rule (``sqrt(1/n + 1/m)``, unit-variance scale);
-    ``power_at_1.25x_threshold``: chance a column whose full-window score is 25 % above the
-    threshold is flagged on the sample; ``min_detectable_score_power80``: the score flagged
-    with 80 % power.
-    """
-    se = math.sqrt(1.0 / max(n_sample, 1) + 1.0 / max(n_reference, 1))
-    power = 0.5 * (1 + math.erf((0.25 * threshold / se) / math.sqrt(2)))
-    return {
-        "score_se": round(se, 5),
-        "power_at_1.25x_threshold": round(power, 5),
-        "min_detectable_score_power80": round(threshold + 0.8416 * se, 5),
-    }
-
-
-def sample_frame(
-    df: pd.DataFrame, n: int, seed: int = 42, strata: str | Sequence[Any] | None = None
-) -> pd.DataFrame:
-    """``n`` rows without replacement, allocated proportionally over strata.
-
-    ``strata``: a column name, per-row labels, or None (then: 20 contiguous blocks of the
-    frame's order, i.e. time strata for a time-ordered window).
-    """
-    if len(df) <= n:
-        return df
-    rng = np.random.default_rng(seed)
-    if strata is None:
-        labels = np.arange(len(df)) * 20 // len(df)
-    elif isinstance(strata, str):
-        labels = pd.factorize(df[strata])[0]
-    else:
-        labels = pd.factorize(pd.Series(list(strata)))[0]
-    return df.iloc[_stratified_positions(labels, n, rng)]
-
-
-def _stratified_positions(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    order = np.argsort(labels, kind="stable")
-    counts = np.bincount(labels)
-    quota = np.floor(counts * n / counts.sum()).astype(int)
-    short = n - quota.sum()  # hand out the remainder to the largest fractional parts
-    if short > 0:
-        frac = counts * n / counts.sum() - quota
-        quota[np.argsort(-frac)[:short]] += 1
-    picks, start = [], 0
-    for cnt, q in zip(counts, quota, strict=True):
-        if q:
-            picks.append(order[start + rng.choice(cnt, size=q, replace=False)])
-        start += cnt
-    return np.sort(np.concatenate(picks)) if picks else np.array([], dtype=int)
 
 
 def _run_evidently(
@@ -419,194 +376,3 @@ def compute_drift(
         seconds=time.perf_counter() - started,
         snapshot=snapshot,
     )
-
-
-# --------------------------------------------------------------------------- prediction log window
-def _flat(prefix: str, obj: Any, out: dict[str, Any]) -> None:
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _flat(f"{prefix}{k}.", v, out)
-    else:
-        out[prefix[:-1]] = obj
-
-
-def _rows_of(payload: Any) -> list[dict[str, Any]]:
-    """A request/response body as rows: a list of records, a dict holding one, or one record."""
-    if isinstance(payload, list):
-        return [r if isinstance(r, dict) else {"value": r} for r in payload]
-    if isinstance(payload, dict):
-        lists = [k for k, v in payload.items() if isinstance(v, list) and v and isinstance(v[0], dict)]
-        if len(lists) == 1:
-            shared = {k: v for k, v in payload.items() if k != lists[0] and not isinstance(v, list | dict)}
-            return [{**shared, **r} for r in payload[lists[0]]]
-        row: dict[str, Any] = {}
-        _flat("", {k: v for k, v in payload.items() if not isinstance(v, list)}, row)
-        return [row]
-    return [{"value": payload}] if payload is not None else []
-
-
-def flatten_records(inputs: Sequence[Any], outputs: Sequence[Any]) -> tuple[pd.DataFrame, list[str]]:
-    """Logged inputs/outputs as one frame; output fields become ``prediction.<key>`` columns."""
-    rows: list[dict[str, Any]] = []
-    pred_cols: set[str] = set()
-    for inp, outp in zip(inputs, outputs, strict=True):
-        in_rows = _rows_of(inp)
-        out_rows = _rows_of(outp)
-        if len(out_rows) not in (len(in_rows), 1):
-            out_rows = [{}]
-        for i, r in enumerate(in_rows):
-            o = out_rows[i] if len(out_rows) == len(in_rows) else out_rows[0]
-            preds = {
-                f"prediction.{k}": v
-                for k, v in o.items()
-                if k not in _SKIP_OUTPUT_KEYS and isinstance(v, int | float | str | bool)
-            }
-            pred_cols.update(preds)
-            rows.append({**{k: v for k, v in r.items() if not isinstance(v, list | dict)}, **preds})
-    return pd.DataFrame(rows), sorted(pred_cols)
-
-
-def _window_ids(engine: Any, service: str, since: dt.datetime, until: dt.datetime | None) -> np.ndarray:
-    """Ids of a service's rows in [since, until), in time order, as int64.
-
-    Raw DB-API cursor and ``ORDER BY ts`` on purpose: the (service, ts) index covers the
-    query (SQLite keeps the rowid in every index), so 10M ids stream without a sort and
-    without building 10M SQLAlchemy rows.
-    """
-    from servicelens.db import PredictionRecord
-
-    to_db = PredictionRecord.__table__.c.ts.type.bind_processor(engine.dialect) or (lambda v: v)
-    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    sql = f"SELECT id FROM prediction_log WHERE service = {mark} AND ts >= {mark}"
-
-    def utc(t: dt.datetime) -> dt.datetime:
-        return t.astimezone(dt.UTC) if t.tzinfo else t
-
-    params: list[Any] = [service, to_db(utc(since))]
-    if until is not None:
-        sql += f" AND ts < {mark}"
-        params.append(to_db(utc(until)))
-    parts = []
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute(sql + " ORDER BY ts, id", params)
-        while rows := cur.fetchmany(200_000):
-            parts.append(np.array(rows, dtype=np.int64).reshape(-1))
-        cur.close()
-    finally:
-        raw.close()
-    return np.concatenate(parts) if parts else np.array([], dtype=np.int64)
-
-
-def read_prediction_window(
-    service: str,
-    since: dt.datetime,
-    until: dt.datetime | None = None,
-    *,
-    sample_size: int | None = DEFAULT_SAMPLE_SIZE,
-    seed: int = 42,
-    chunk_size: int = 5_000,
-    progress: bool = True,
-    settings: Settings | None = None,
-) -> tuple[pd.DataFrame, list[str], int]:
-    """The window's logged requests as a frame (sampled), its prediction columns and its rows.
-
-    ``sample_size`` counts requests; the row count returned is exact when nothing was
-    sampled and estimated from the sampled requests' rows per request otherwise.
-
-    Memory stays flat: the window's ids are streamed (8 bytes each), a stratified sample of
-    them is drawn over time-ordered strata, and only those rows are fetched, in chunks.
-    """
-    from rich.progress import Progress
-    from sqlalchemy import select
-
-    from servicelens.db import PredictionRecord, get_engine
-
-    settings = settings or get_settings()
-    engine = get_engine(settings.db_url)
-    ids = _window_ids(engine, service, since, until)  # in time order
-    n_total = len(ids)
-    if sample_size is not None and n_total > sample_size:
-        labels = np.arange(n_total) * 20 // n_total  # 20 time strata, proportional allocation
-        ids = ids[_stratified_positions(labels, sample_size, np.random.default_rng(seed))]
-    ids = np.sort(ids)  # fetch in storage order
-    inputs: list[Any] = []
-    outputs: list[Any] = []
-    with Progress(disable=not progress, transient=True) as bar, engine.connect() as conn:
-        task = bar.add_task(f"reading {len(ids):,} of {n_total:,} logged rows", total=len(ids))
-        for start in range(0, len(ids), chunk_size):
-            chunk = [int(i) for i in ids[start : start + chunk_size]]
-            rows = conn.execute(
-                select(PredictionRecord.inputs, PredictionRecord.outputs).where(
-                    PredictionRecord.id.in_(chunk)
-                )
-            ).all()
-            for inp, outp in rows:
-                inputs.append(inp)
-                outputs.append(outp)
-            bar.advance(task, len(chunk))
-    frame, pred_cols = flatten_records(inputs, outputs)
-    n_rows = round(n_total * len(frame) / len(ids)) if len(ids) else 0  # requests may hold batches
-    return frame, pred_cols, n_rows
-
-
-# --------------------------------------------------------------------------- reports and MLflow
-def write_reports(result: DriftResult, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """Evidently's HTML report and our JSON summary, side by side."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html = out_dir / f"{stem}.html"
-    js = out_dir / f"{stem}.json"
-    if result.snapshot is not None:
-        result.snapshot.save_html(str(html))
-    else:
-        html.write_text("<html><body><pre>" + json.dumps(result.to_dict(), indent=1) + "</pre></body></html>")
-    js.write_text(json.dumps(result.to_dict(), indent=1, default=str))
-    return html, js
-
-
-def log_drift_to_mlflow(
-    result: DriftResult,
-    task: str,
-    version_info: dict[str, Any],
-    paths: Sequence[Path] = (),
-    settings: Settings | None = None,
-) -> str:
-    """One MLflow run per drift check, tagged with and linked from the model version."""
-    import mlflow
-
-    from model_registry import registry
-
-    settings = settings or get_settings()
-    mlclient = registry.client(settings)
-    exp = mlflow.get_experiment_by_name(f"servicelens-{task}")
-    exp_id = exp.experiment_id if exp else mlflow.create_experiment(f"servicelens-{task}")
-    tags = {
-        "servicelens.kind": "drift",
-        "task": task,
-        "model_name": version_info["name"],
-        "model_version": str(version_info["version"]),
-        "model_run_id": str(version_info.get("run_id")),
-    }
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"drift-{task}-v{version_info['version']}") as run:
-        mlflow.set_tags(tags)
-        metrics = {
-            "drifted_share": result.drifted_share,
-            "dataset_drift": float(result.dataset_drift),
-            "n_current": float(result.n_current),
-            "n_scored": float(result.n_scored),
-        }
-        for col, d in result.columns.items():
-            safe = "".join(ch if ch.isalnum() or ch in "._-/" else "_" for ch in col)
-            metrics[f"drift_score.{safe}"] = d.score
-        mlflow.log_metrics(metrics)
-        for p in paths:
-            mlflow.log_artifact(str(p), artifact_path="drift")
-        run_id = run.info.run_id
-    mlclient.set_model_version_tag(
-        version_info["name"], str(version_info["version"]), "drift.last_run_id", run_id
-    )
-    mlclient.set_model_version_tag(
-        version_info["name"], str(version_info["version"]), "drift.last_share", f"{result.drifted_share:.3f}"
-    )
-    return run_id

@@ -1,0 +1,215 @@
+"""The statistics of a bias audit, one table per (possibly intersectional) sensitive feature.
+
+Per-group counts and rates, impact ratios and their bootstrap 95% intervals, checked against
+fairlearn's MetricFrame. Split out of :mod:`monitoring.fairness`, which assembles the audit
+from these tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from monitoring.fairness import AuditConfig
+
+__all__: list[str] = []
+
+logger = logging.getLogger(__name__)
+
+
+_MISSING = {"", "nan", "none", "null", "<na>"}
+
+
+def _missing_mask(s: pd.Series) -> np.ndarray:
+    return (s.isna() | s.astype(str).str.strip().str.lower().isin(_MISSING)).to_numpy()
+
+
+def _rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / np.where(den > 0, den, np.nan)
+
+
+def _counts(codes: np.ndarray, y: np.ndarray | None, p: np.ndarray, hi: np.ndarray | None, k: int) -> dict:
+    """Per-group counts from integer group codes (vectorised; rows of a 2-D input = resamples)."""
+    codes = np.atleast_2d(codes)
+    offs = (np.arange(codes.shape[0])[:, None] * k + codes).ravel()
+    size = codes.shape[0] * k
+
+    def bc(w: np.ndarray | None) -> np.ndarray:
+        weights = None if w is None else np.atleast_2d(w).ravel().astype(float)
+        return np.bincount(offs, weights=weights, minlength=size).reshape(codes.shape[0], k)
+
+    out = {"n": bc(None), "sel": bc(p)}
+    if hi is not None:
+        out["hi"] = bc(hi)
+    if y is not None:
+        y2, p2 = np.atleast_2d(y), np.atleast_2d(p)
+        out["tp"], out["pos"] = bc(y2 * p2), bc(y2)
+        out["fp"], out["correct"] = bc((1 - y2) * p2), bc((y2 == p2).astype(float))
+    return out
+
+
+def _rates(c: dict) -> dict[str, np.ndarray]:
+    r = {"selection_rate": _rate(c["sel"], c["n"])}
+    if "hi" in c:
+        r["scoring_rate"] = _rate(c["hi"], c["n"])
+    if "tp" in c:
+        r["tpr"] = _rate(c["tp"], c["pos"])
+        r["fpr"] = _rate(c["fp"], c["n"] - c["pos"])
+        r["precision"] = _rate(c["tp"], c["sel"])
+        r["accuracy"] = _rate(c["correct"], c["n"])
+        r["base_rate"] = _rate(c["pos"], c["n"])
+    return r
+
+
+def _ratio(rates: np.ndarray, adequate: np.ndarray) -> np.ndarray:
+    ref = np.nanmax(np.where(adequate, rates, np.nan), axis=-1, keepdims=True) if adequate.any() else np.nan
+    return _rate(rates, np.broadcast_to(ref, rates.shape))
+
+
+def _ci(samples: np.ndarray) -> list[list[float | None]]:
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(samples, [2.5, 97.5], axis=0)
+    return [[_num(a), _num(b)] for a, b in zip(lo, hi, strict=True)]
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+def _metricframe(y: np.ndarray | None, p: np.ndarray, groups: pd.Series) -> Any:
+    """Point estimates per group from fairlearn's MetricFrame (the reference implementation)."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score, precision_score
+
+    yt = y if y is not None else p
+    metrics: dict[str, Any] = {"n": count, "selection_rate": selection_rate}
+    if y is not None:
+        metrics.update(
+            tpr=true_positive_rate,
+            fpr=false_positive_rate,
+            precision=lambda a, b: precision_score(a, b, zero_division=0),
+            accuracy=accuracy_score,
+        )
+    return MetricFrame(metrics=metrics, y_true=yt, y_pred=p, sensitive_features=groups.to_numpy())
+
+
+def _table(
+    name: str, groups: pd.Series, y: np.ndarray | None, p: np.ndarray, hi: np.ndarray | None, cfg: AuditConfig
+) -> dict[str, Any]:
+    """Audit of one (possibly intersectional) sensitive feature."""
+
+    missing = _missing_mask(groups)
+    keep = ~missing
+    g = groups[keep].astype(str)
+    yk = None if y is None else y[keep]
+    pk, hk = p[keep], (None if hi is None else hi[keep])
+    labels, codes = np.unique(g.to_numpy(), return_inverse=True)
+    k, n_all = len(labels), len(groups)
+    point = _counts(codes, yk, pk, hk, k)
+    rates = {m: v[0] for m, v in _rates(point).items()}
+    n = point["n"][0]
+    adequate = (n >= cfg.min_count) & (n / max(n_all, 1) >= cfg.min_share)
+    ir = _ratio(rates["selection_rate"], adequate)
+    sir = _ratio(rates["scoring_rate"], adequate) if "scoring_rate" in rates else None
+
+    rng = np.random.default_rng(cfg.seed)
+    boot: dict[str, np.ndarray] = {}
+    if cfg.n_boot > 0 and len(codes):
+        # resample in chunks so memory stays ~ 4M cells whatever the data size
+        step = max(1, 4_000_000 // len(codes))
+        parts = []
+        for start in range(0, cfg.n_boot, step):
+            idx = rng.integers(0, len(codes), size=(min(step, cfg.n_boot - start), len(codes)))
+            parts.append(
+                _counts(
+                    codes[idx], None if yk is None else yk[idx], pk[idx], None if hk is None else hk[idx], k
+                )
+            )
+        bc = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        boot = _rates(bc)
+        boot["impact_ratio"] = _ratio(boot["selection_rate"], adequate)
+        if sir is not None:
+            boot["scoring_impact_ratio"] = _ratio(boot["scoring_rate"], adequate)
+    cis = {m: _ci(v) for m, v in boot.items()}
+    if cfg.metricframe:
+        frame = _metricframe(yk, pk, g)
+        mf = frame.by_group
+        diff, ratio = frame.difference(method="between_groups"), frame.ratio(method="between_groups")
+    else:
+        mf = pd.DataFrame(rates, index=labels)
+        diff, ratio = mf.max() - mf.min(), mf.min() / mf.max()
+
+    out_groups: dict[str, dict[str, Any]] = {}
+    for i, label in enumerate(labels):
+        row: dict[str, Any] = {
+            "n": int(n[i]),
+            "share": _num(n[i] / max(n_all, 1)),
+            "adequate": bool(adequate[i]),
+        }
+        for metric, values in rates.items():
+            ref = mf.loc[label, metric] if metric in mf.columns else values[i]
+            row[metric] = _num(ref)
+            if metric in cis:
+                row[f"{metric}_ci"] = cis[metric][i]
+        row["impact_ratio"] = _num(ir[i])
+        row["impact_ratio_ci"] = cis["impact_ratio"][i] if "impact_ratio" in cis else None
+        if sir is not None:
+            row["scoring_impact_ratio"] = _num(sir[i])
+            row["scoring_impact_ratio_ci"] = cis["scoring_impact_ratio"][i] if cis else None
+        if yk is not None:
+            tp, pos, fp = point["tp"][0][i], point["pos"][0][i], point["fp"][0][i]
+            row["confusion"] = {
+                "tp": int(tp),
+                "fn": int(pos - tp),
+                "fp": int(fp),
+                "tn": int(n[i] - pos - fp),
+            }
+        out_groups[str(label)] = row
+
+    def flagged(ratios: np.ndarray | None) -> list[str]:
+        if ratios is None:
+            return []
+        return [
+            str(labels[i])
+            for i in range(k)
+            if adequate[i] and np.isfinite(ratios[i]) and ratios[i] < cfg.threshold
+        ]
+
+    result: dict[str, Any] = {
+        "groups": out_groups,
+        "impact_ratios": {str(lab): _num(ir[i]) for i, lab in enumerate(labels)},
+        "flags": flagged(ir),
+        "small_groups": [str(labels[i]) for i in range(k) if not adequate[i]],
+        "reference_group": str(labels[int(np.nanargmax(np.where(adequate, rates["selection_rate"], np.nan)))])
+        if adequate.any()
+        else None,
+        "n": int(keep.sum()),
+        "excluded_missing": int(missing.sum()),
+        # fairlearn's definitions: between-group difference/ratio of selection rates; equalized
+        # odds difference = the larger of the TPR and FPR between-group differences
+        "demographic_parity_difference": _num(diff["selection_rate"]),
+        "demographic_parity_ratio": _num(ratio["selection_rate"]),
+    }
+    if yk is not None:
+        result["equalized_odds_difference"] = _num(max(diff["tpr"], diff["fpr"]))
+        if adequate.sum() >= 2:  # the same gap among adequately sized groups only (what the summary reads)
+            spread = [np.nanmax(rates[m][adequate]) - np.nanmin(rates[m][adequate]) for m in ("tpr", "fpr")]
+            result["equalized_odds_difference_adequate"] = _num(max(spread))
+    if sir is not None:
+        result["scoring_impact_ratios"] = {str(lab): _num(sir[i]) for i, lab in enumerate(labels)}
+        result["scoring_flags"] = flagged(sir)
+    logger.debug("audited %s: %d groups, flags %s", name, k, result["flags"])
+    return result
