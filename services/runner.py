@@ -150,6 +150,16 @@ def start_mlflow_server(settings: Settings, timeout: float = 120.0) -> subproces
     raise TimeoutError(f"MLflow server at {uri} did not start within {timeout:.0f}s")
 
 
+def _bentoml_home(settings: Settings, name: str) -> dict[str, str]:
+    """A BentoML home per service: each ``bentoml serve`` wipes ``$BENTOML_HOME/prometheus_multiproc_dir``
+    at start and serves every metrics file found there, so servers sharing one home would erase each
+    other's metrics and report each other's counters at ``/metrics``."""
+    base = Path(os.environ.get("BENTOML_HOME") or settings.home_dir / "bentoml")
+    home = base / name
+    home.mkdir(parents=True, exist_ok=True)
+    return {"BENTOML_HOME": str(home)}
+
+
 def start_services(
     names: list[str] | None = None,
     ports: dict[str, int] | None = None,
@@ -188,7 +198,12 @@ def start_services(
                 stdout=open(log_path, "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, "BENTOML_DO_NOT_TRACK": "true", **(env or {})},
+                env={
+                    **os.environ,
+                    "BENTOML_DO_NOT_TRACK": "true",
+                    **(env or {}),
+                    **_bentoml_home(settings, name),
+                },
             )
             group.services[name] = ServiceProcess(name, ports[name], proc, log_path, host)
         for svc in group.services.values():

@@ -243,6 +243,9 @@ def test_health_docs_and_metrics(suite: Suite, service: str) -> None:
     metrics = httpx.get(url + "/metrics", timeout=10)
     assert metrics.status_code == 200 and "text/plain" in metrics.headers["content-type"]
     assert "# TYPE bentoml_service_request" in metrics.text, metrics.text[:500]
+    # each server reports its own counters only (servers sharing a BentoML home mix them up)
+    names = set(re.findall(r'service_name="([^"]*)"', metrics.text))
+    assert names == {service}, names
     info = httpx.get(url + "/info", timeout=10).json()
     assert info["version"] == suite.trained.versions[TASK_OF[service]] and info["ready"] is True
 
