@@ -135,7 +135,8 @@ class TaggingService(ServiceBase):
         route="/internal/tag_texts", batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS
     )
     def tag_texts(self, texts: list[str]) -> list[dict[str, Any]]:
-        """The batched model call: all heads' calibrated probabilities per text, with the version."""
+        """Internal (404 from outside the process): the batched model call behind /tag and /tag/batch,
+        all heads' calibrated probabilities per text, with the model version."""
         loaded = self.model()
         probs = loaded.model.probas(list(texts))
         with self._batch_lock:
