@@ -11,7 +11,7 @@ through the endpoint on a labelled CSV (default: a banking77 20% split,
 ``random_state=0``, the same split as ``tagging_accuracy.py``) for the head given by ``--head``.
 ``--train`` first trains and promotes a Banking77 champion (intent head, on the other 80% of the split)
 in a fresh temporary ``SERVICELENS_HOME``, so the whole measurement is reproducible in one command.
-Run: ``python benchmarks/tagging_speed.py --train --start [--float32]``.
+Run: ``python benchmarks/tagging_speed.py --train --start [--int8]``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _train_champion(quantized: bool) -> None:
     t0 = time.perf_counter()
     out = train_and_register([("intent", tr, "text", "category")], cfg=TaggingConfig(quantized=quantized))
     print(
-        f"trained v{out['version']} in {time.perf_counter() - t0:.0f} s ({'int8' if quantized else 'float32'} "
+        f"trained v{out['version']} in {time.perf_counter() - t0:.0f} s ({'int8' if quantized else 'float'} "
         f"MiniLM) in {home}; promoted: {out['promoted']}",
         flush=True,
     )
@@ -80,9 +80,7 @@ def main() -> None:
     parser.add_argument(
         "--train", action="store_true", help="Train a Banking77 champion in a temp home first."
     )
-    parser.add_argument(
-        "--float32", action="store_true", help="With --train: float32 MiniLM instead of int8."
-    )
+    parser.add_argument("--int8", action="store_true", help="With --train: MiniLM with int8 weights.")
     parser.add_argument("--head", default="intent")
     parser.add_argument("--eval-csv", default=None)
     parser.add_argument("--text-col", default="text")
@@ -95,7 +93,7 @@ def main() -> None:
     from services.loadtest import run_load
 
     if args.train:
-        _train_champion(quantized=not args.float32)
+        _train_champion(quantized=args.int8)
     group = None
     if args.start:
         from services.runner import start_services

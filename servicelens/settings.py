@@ -7,6 +7,7 @@ directories are created only by :func:`Settings.ensure_dirs`, which entry points
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,11 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = Field(None, description="JSON/YAML file of hashed API keys with roles.")
     auth_disabled: bool = Field(False, description="Disable API-key checks (local development only).")
     reload_poll_seconds: float = Field(30.0, description="How often services poll the champion alias.")
+    encoder_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="MiniLM float compute: bfloat16 autocast (same embeddings to ~1e-5 cosine), float32, or "
+        "auto = bfloat16 where a timing probe at load finds it faster (CPUs with native bf16).",
+    )
     # alerts
     alert_webhook_url: str | None = Field(None, description="Optional webhook for drift/accuracy alerts.")
     drift_share_threshold: float = Field(0.3, description="Alert when the drifted-column share reaches this.")

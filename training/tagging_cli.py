@@ -69,9 +69,9 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         families: str = typer.Option("tfidf,minilm,spacy", "--families", help="Families competing per head."),
         max_length: int = typer.Option(128, "--max-length", help="MiniLM token limit."),
         quantized: bool = typer.Option(
-            True,
-            "--int8/--float32",
-            help="MiniLM encoder in int8 (about 2x faster to serve) or float32 (see README for the accuracy cost).",
+            False,
+            "--int8/--float",
+            help="MiniLM with int8 weights (about 2x faster on CPUs without native bf16; costs accuracy, see README).",
         ),
         n: int = typer.Option(1200, "--n", help="Simulated tickets when no --data/--head is given."),
         promote: bool = typer.Option(
@@ -114,7 +114,7 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
             128, "--max-length", help="MiniLM token limit (lower = faster on long text)."
         ),
         quantized: bool = typer.Option(
-            True, "--int8/--float32", help="MiniLM encoder in int8 (faster) or float32, for the model."
+            False, "--int8/--float", help="MiniLM with int8 weights (faster, less accurate) for the model."
         ),
         json_out: bool = typer.Option(
             False, "--json", help="Print the metrics as one JSON line (last line)."

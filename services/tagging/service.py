@@ -108,6 +108,18 @@ class FeedbackResponse(BaseModel):
     model_version: str
 
 
+def _encoder_mode(tagger: Any) -> str | None:
+    """How this process runs MiniLM for the model: int8, bfloat16 or float32 (None: not used)."""
+    if not any(h.needs_embeddings for h in tagger.heads.values()):
+        return None
+    if getattr(tagger, "quantized", False):
+        return "int8"
+    from features.text import loaded_encoder
+
+    enc = loaded_encoder(False)
+    return None if enc is None else ("bfloat16" if enc.bf16 else "float32")
+
+
 api = make_api("tagging")
 
 
@@ -251,7 +263,7 @@ class TaggingService(ServiceBase):
             out["batching"] = dict(self.batching, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS)
         cur = self.champion.current if self.champion else None
         if cur is not None:
-            out["encoder"] = "int8" if getattr(cur.model, "quantized", False) else "float32"
+            out["encoder"] = _encoder_mode(cur.model)
             out["heads"] = {
                 name: {"classes": h.classes, "family": h.family, "threshold": h.threshold}
                 for name, h in cur.model.heads.items()

@@ -107,3 +107,20 @@ def test_int8_encoder_is_close_to_float_and_used_by_its_tagger() -> None:
     comp = tagger.heads["intent"].components[0]
     assert comp.dims == 384 * minilm["layers"] and tagger.layers == minilm["layers"]
     assert tagger.predict(df[["text"]].head(8))["intent"].notna().all()
+
+
+def test_bf16_autocast_matches_float32_embeddings() -> None:
+    """bfloat16 compute (chosen where the CPU does it natively) must not move the embeddings, so a
+    model trained in one precision serves in the other without skew."""
+    from features.text import MiniLMEncoder
+
+    texts = simulate_tickets(60, seed=6)["text"].tolist()
+    full = get_encoder(False)
+    bf16 = MiniLMEncoder(precision="bfloat16")
+    assert bf16.bf16
+    a = MiniLMEncoder(precision="float32").encode(texts, max_length=64, layers=3)
+    b = bf16.encode(texts, max_length=64, layers=3)
+    assert a.dtype == b.dtype == np.float32 and a.shape == b.shape == (60, 3 * 384)
+    cos = (a[:, :384] * b[:, :384]).sum(axis=1)
+    assert cos.min() > 0.999
+    assert full.bf16 in (True, False)  # "auto" picked one after timing both
