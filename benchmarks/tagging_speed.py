@@ -125,7 +125,7 @@ def main() -> None:
 
         def calls(before: dict, after: dict, requests: int) -> str:
             n = after.get("model_calls", 0) - before.get("model_calls", 0)
-            texts = after.get("texts", 0) - before.get("texts", 0)
+            texts = after.get("items", 0) - before.get("items", 0)
             return f"{n} model calls for {requests} requests ({texts / max(n, 1):.1f} texts per call)"
 
         b0 = batching()

@@ -102,6 +102,10 @@ def encoder_path() -> str:
 class MiniLMEncoder:
     """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings, batched on CPU.
 
+    Texts are sorted by length and embedded 16 at a time: served calls carry a few dozen texts of
+    mixed length, and small batches pad far less (Banking77, 128-text calls: 457 texts/s at 16 vs
+    287 at 64; a whole sorted corpus loses only 6%).
+
     Two ways to make it cheaper on CPU:
 
     - ``precision="bfloat16"`` runs the float model under bf16 autocast: embeddings within ~1e-5
@@ -115,7 +119,7 @@ class MiniLMEncoder:
     def __init__(
         self,
         max_length: int = 128,
-        batch_size: int = 64,
+        batch_size: int = 16,
         threads: int | None = None,
         quantized: bool = False,
         precision: str = "float32",

@@ -3,15 +3,15 @@
 ``POST /tag`` (one text), ``POST /tag/batch`` (up to 256 texts), ``POST /feedback`` (a human's
 corrected label). Only redacted text is ever logged or stored.
 
-Both tag routes send their texts to one batchable BentoML API (``tag_texts``), so concurrent
-requests, single texts and batches alike, share model calls through BentoML's adaptive batching;
-each route then shapes its own answer (heads, ``top_k``) from the calibrated probabilities.
+Both tag routes send their texts through one BentoML adaptive-batching dispatcher
+(``services.batching.AdaptiveBatcher``), so concurrent requests, single texts and batches alike,
+share model calls; each route then shapes its own answer (heads, ``top_k``) from the calibrated
+probabilities.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated, Any
 
 import anyio
@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from features.text import redact_pii
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
-from services.batching import InternalOnlyMiddleware, call_batched
+from services.batching import AdaptiveBatcher
 
 __all__ = [
     "TaggingService",
@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 5000
 MAX_BATCH = 256
-#: BentoML sheds load (503) when the dispatcher expects a longer wait than this; well under the
-#: 60 s request timeout so an overloaded worker answers instead of timing out.
+#: the batcher sheds load (503) when it expects a longer wait than this; well under the 60 s
+#: request timeout so an overloaded worker answers instead of timing out.
 MAX_LATENCY_MS = 20_000
 
 Text = Annotated[
@@ -131,9 +131,14 @@ class TaggingService(ServiceBase):
 
     def __init__(self) -> None:
         super().__init__()
-        self._batch_lock = threading.Lock()
-        #: what adaptive batching did in this worker (reported at /info)
-        self.batching: dict[str, int] = {"model_calls": 0, "texts": 0, "largest_batch": 0}
+        self.batcher: AdaptiveBatcher[str, tuple[str, dict]] = AdaptiveBatcher(
+            self._probas, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS
+        )
+        if self.champion is not None and self.champion.current is not None:
+            try:  # load the encoder (and time its precision) before the first request, not during it
+                self._probas(["warm up the encoder before the first request"])
+            except Exception:  # a broken model still answers /info and 503s, never a crashed worker
+                logger.exception("tagging warm-up failed")
 
     def _check_heads(self, tagger: Any, heads: list[str] | None) -> list[str] | None:
         if heads is None:
@@ -143,31 +148,20 @@ class TaggingService(ServiceBase):
                 raise ClientError(f"heads.{i}", f"unknown head {h!r}; this model has {tagger.head_names}")
         return list(dict.fromkeys(heads))
 
-    @bentoml.api(
-        route="/internal/tag_texts", batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS
-    )
-    def tag_texts(self, texts: list[str]) -> list[dict[str, Any]]:
-        """Internal (404 from outside the process): the batched model call behind /tag and /tag/batch,
-        all heads' calibrated probabilities per text, with the model version."""
+    def _probas(self, texts: list[str]) -> list[tuple[str, dict]]:
+        """The batched model call: per text, the model version and every head's probabilities."""
         loaded = self.model()
         probs = loaded.model.probas(list(texts))
-        with self._batch_lock:
-            self.batching["model_calls"] += 1
-            self.batching["texts"] += len(texts)
-            self.batching["largest_batch"] = max(self.batching["largest_batch"], len(texts))
-        return [
-            {"version": loaded.version, "probas": {h: p[i].tolist() for h, p in probs.items()}}
-            for i in range(len(texts))
-        ]
+        return [(loaded.version, {h: p[i] for h, p in probs.items()}) for i in range(len(texts))]
 
     async def _tags(self, loaded: Any, texts: list[str], heads: list[str] | None, top_k: int) -> list[dict]:
         """Tags of ``texts`` from the batched call, shaped for this request."""
-        rows = await call_batched(self, "tag_texts", texts)
-        if any(r["version"] != loaded.version for r in rows):
+        rows = await self.batcher(texts)
+        if any(version != loaded.version for version, _ in rows):
             # the champion was swapped while the batch ran: answer with the version we report
             return await anyio.to_thread.run_sync(lambda: loaded.model.tag(texts, heads=heads, top_k=top_k))
         names = heads or loaded.model.head_names
-        probs = {h: [r["probas"][h] for r in rows] for h in names}
+        probs = {h: [p[h] for _, p in rows] for h in names}
         return loaded.model.tags_from_probas(probs, len(texts), top_k)
 
     @api.post("/tag", dependencies=[requires("pipeline", "planner")])
@@ -259,8 +253,11 @@ class TaggingService(ServiceBase):
     @api.get("/info")
     def info_route(self) -> dict:
         out = self.info()
-        with self._batch_lock:
-            out["batching"] = dict(self.batching, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS)
+        out["batching"] = {
+            **self.batcher.stats,
+            "max_batch_size": self.batcher.max_batch_size,
+            "max_latency_ms": self.batcher.max_latency_ms,
+        }
         cur = self.champion.current if self.champion else None
         if cur is not None:
             out["encoder"] = _encoder_mode(cur.model)
@@ -272,4 +269,3 @@ class TaggingService(ServiceBase):
 
 
 TaggingService.add_asgi_middleware(JSONErrorMiddleware)
-TaggingService.add_asgi_middleware(InternalOnlyMiddleware)

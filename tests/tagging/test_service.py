@@ -122,9 +122,8 @@ def test_feedback_is_stored_redacted_and_folded_into_training(served) -> None:
 
 
 def test_concurrent_requests_share_batched_model_calls(served) -> None:
-    """/tag and /tag/batch go through BentoML's batchable ``tag_texts``: concurrent requests are
-    merged into fewer model calls, each answer matches the unbatched model, and the internal
-    route cannot be called from outside."""
+    """/tag and /tag/batch go through BentoML's adaptive-batching dispatcher: concurrent requests
+    are merged into fewer model calls and each answer matches the batch endpoint's."""
     from concurrent.futures import ThreadPoolExecutor
 
     client, _, _ = served
@@ -140,7 +139,7 @@ def test_concurrent_requests_share_batched_model_calls(served) -> None:
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(one, texts))
     after = client.get("/info").json()["batching"]
-    assert after["texts"] - before["texts"] == len(texts)
+    assert after["items"] - before["items"] == len(texts)
     assert after["model_calls"] - before["model_calls"] < len(texts)  # requests were merged
     assert after["largest_batch"] > 1
 
@@ -148,9 +147,6 @@ def test_concurrent_requests_share_batched_model_calls(served) -> None:
     for single, res in zip(answers, batch["results"], strict=True):
         assert single["top_k"][0]["label"] == res["tags"]["intent"]["top_k"][0]["label"]
         assert abs(single["confidence"] - res["tags"]["intent"]["confidence"]) < 1e-5
-
-    outside = client.post("/internal/tag_texts", json={"texts": ["hello"]})
-    assert outside.status_code == 404 and outside.json()["errors"][0]["field"] == "request"
 
 
 def test_champion_swapped_during_batch_answers_with_reported_version() -> None:
@@ -174,8 +170,8 @@ def test_champion_swapped_during_batch_answers_with_reported_version() -> None:
         model = _Model()
 
     class _Fake:
-        def tag_texts(self, texts):
-            return [{"version": "8", "probas": {"h": [1.0]}} for _ in texts]
+        async def batcher(self, texts):
+            return [("8", {"h": [1.0]}) for _ in texts]
 
     out = anyio.run(TaggingService.inner._tags, _Fake(), _Loaded(), ["a", "b"], None, 1)
     assert out == [{"h": {"label": "from-reported-version"}}] * 2
