@@ -102,9 +102,10 @@ def encoder_path() -> str:
 class MiniLMEncoder:
     """Mean-pooled, L2-normalised all-MiniLM-L6-v2 sentence embeddings, batched on CPU.
 
-    Texts are sorted by length and embedded 16 at a time: served calls carry a few dozen texts of
-    mixed length, and small batches pad far less (Banking77, 128-text calls: 457 texts/s at 16 vs
-    287 at 64; a whole sorted corpus loses only 6%).
+    Texts are tokenized once, sorted by length and grouped by a padded-token budget (512 tokens,
+    at most 64 texts): served calls carry a few dozen texts of mixed length, and fixed batches of 64
+    padded them heavily (Banking77, 128-text calls: 287 texts/s at 64 per batch, 371 at 16, 441
+    with the budget, measured in one run).
 
     Two ways to make it cheaper on CPU:
 
@@ -119,7 +120,8 @@ class MiniLMEncoder:
     def __init__(
         self,
         max_length: int = 128,
-        batch_size: int = 16,
+        batch_size: int = 64,
+        token_budget: int = 512,
         threads: int | None = None,
         quantized: bool = False,
         precision: str = "float32",
@@ -132,6 +134,7 @@ class MiniLMEncoder:
 
         self.max_length = max_length
         self.batch_size = batch_size
+        self.token_budget = token_budget
         omp = os.environ.get("OMP_NUM_THREADS", "")
         n = threads or (int(omp) if omp.isdigit() else 0) or (os.cpu_count() or 1)
         torch.set_num_threads(max(1, min(n, os.cpu_count() or 1)))
@@ -182,6 +185,22 @@ class MiniLMEncoder:
         logger.info("MiniLM batch: float32 %.0f ms, bf16 autocast %.0f ms", fp32 * 1000, bf16 * 1000)
         return bf16 < 0.8 * fp32
 
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices grouped shortest first, each group at most ``token_budget`` padded tokens and
+        ``batch_size`` texts: little padding whatever the mix of lengths in one call."""
+        groups: list[list[int]] = []
+        current: list[int] = []
+        for i in np.argsort(lengths, kind="stable").tolist():
+            if current and (
+                (len(current) + 1) * lengths[i] > self.token_budget or len(current) >= self.batch_size
+            ):
+                groups.append(current)
+                current = []
+            current.append(i)
+        if current:
+            groups.append(current)
+        return groups
+
     def encode(
         self,
         texts: Sequence[str] | Iterable[str],
@@ -199,23 +218,17 @@ class MiniLMEncoder:
         items = [clean_text(t) for t in texts]
         if not items:
             return np.zeros((0, self.dim * layers), dtype=np.float32)
-        order = np.argsort([len(t) for t in items], kind="stable")
+        tokens = self.tokenizer(items, truncation=True, max_length=max_length or self.max_length)
         out = np.zeros((len(items), self.dim * layers), dtype=np.float32)
-        starts = range(0, len(items), self.batch_size)
-        iterator: Any = starts
+        iterator: Any = self._batches([len(ids) for ids in tokens["input_ids"]])
         if progress:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(starts, desc="embedding", unit="batch")
+            iterator = tqdm(iterator, desc="embedding", unit="batch")
         with self._lock, torch.inference_mode():
-            for start in iterator:
-                idx = order[start : start + self.batch_size]
-                batch = self.tokenizer(
-                    [items[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=max_length or self.max_length,
-                    return_tensors="pt",
+            for idx in iterator:
+                batch = self.tokenizer.pad(
+                    {key: [tokens[key][i] for i in idx] for key in tokens}, return_tensors="pt"
                 )
                 result = self._forward(batch, hidden=layers > 1)
                 states = result.hidden_states[-layers:][::-1] if layers > 1 else (result.last_hidden_state,)
