@@ -21,3 +21,17 @@ def test_keeps_ordinary_text_and_short_numbers() -> None:
     assert redact_pii(text) == text
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
     assert clean_text("  a\tb\n\x00c  ") == "a b c"
+
+
+def test_encoder_groups_texts_by_padded_token_budget() -> None:
+    """Shortest first; a group closes before its padded size passes the budget or the count limit;
+    a text longer than the budget still gets a group of its own."""
+    from types import SimpleNamespace
+
+    from features.text import MiniLMEncoder
+
+    enc = SimpleNamespace(token_budget=10, batch_size=3)
+    groups = MiniLMEncoder._batches(enc, [1, 5, 2, 2, 9, 1])
+    assert groups == [[0, 5, 2], [3, 1], [4]]
+    assert MiniLMEncoder._batches(enc, [40]) == [[0]]
+    assert MiniLMEncoder._batches(enc, []) == []
