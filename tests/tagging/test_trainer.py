@@ -123,4 +123,5 @@ def test_bf16_autocast_matches_float32_embeddings() -> None:
     assert a.dtype == b.dtype == np.float32 and a.shape == b.shape == (60, 3 * 384)
     cos = (a[:, :384] * b[:, :384]).sum(axis=1)
     assert cos.min() > 0.999
-    assert full.bf16 in (True, False)  # "auto" picked one after timing both
+    # the process-wide encoder serves the same vectors whichever precision "auto" picked
+    assert np.allclose(full.encode(texts[:5], max_length=64, layers=3), a[:5], atol=1e-2)
