@@ -53,7 +53,13 @@ def _load(name: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", default="banking77,airline,it_tickets,endava_urgency")
-    parser.add_argument("--families", default="tfidf,minilm,spacy")
+    parser.add_argument("--families", default="tfidf,minilm,spacy,minilm_ft")
+    parser.add_argument(
+        "--encoder-passes",
+        type=int,
+        default=1,
+        help="MiniLM passes per text a head may cost: 2 lets frozen + fine-tuned MiniLM combine.",
+    )
     parser.add_argument("--json-out", default="")
     parser.add_argument(
         "--int8", action="store_true", help="MiniLM with int8 weights (faster, less accurate)."
@@ -68,7 +74,12 @@ def main() -> None:
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:
         df, text_col, label_col = _load(name)
         tr, te = train_test_split(df, test_size=0.2, random_state=0, stratify=df[label_col])
-        cfg = TaggingConfig(families=tuple(args.families.split(",")), quantized=args.int8, **SETS[name][4])
+        cfg = TaggingConfig(
+            families=tuple(args.families.split(",")),
+            quantized=args.int8,
+            encoder_passes=args.encoder_passes,
+            **SETS[name][4],
+        )
         t0 = time.perf_counter()
         results[name] = evaluate(tr, te, text_col, label_col, cfg)
         results[name]["wall_seconds"] = round(time.perf_counter() - t0, 1)

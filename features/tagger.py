@@ -9,18 +9,20 @@ The MiniLM encoder is not pickled: it is reloaded from its package on first use,
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.text import EMBED_DIM, clean_text, get_encoder
+from features.text import EMBED_DIM, MiniLMEncoder, clean_text, get_encoder, loaded_encoder
 
 __all__ = [
     "TfidfComponent",
     "EmbeddingComponent",
     "SpacyComponent",
+    "FineTunedComponent",
     "TagHead",
     "MultiHeadTagger",
     "softmax",
@@ -136,6 +138,82 @@ class SpacyComponent:
             out[i] = [doc.cats.get(lbl, 0.0) for lbl in self.labels]
         out = np.clip(out, 1e-7, None)
         return np.log(out / out.sum(axis=1, keepdims=True))
+
+
+class FineTunedComponent:
+    """MiniLM fine-tuned end to end with a linear classification head, for one head.
+
+    Its encoder weights differ from the shared frozen encoder, so it runs its own forward pass.
+    They are pickled with the model as float16 numpy arrays (~45 MB; torch is not needed to
+    unpickle) and loaded into an encoder on first use, once per process.
+    """
+
+    kind = "minilm_ft"
+    needs_embeddings = False
+
+    def __init__(
+        self,
+        state: dict[str, np.ndarray],
+        weight: np.ndarray,
+        bias: np.ndarray,
+        labels: list[str],
+        scale: float,
+        max_length: int = 128,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.state = state
+        self.weight = np.asarray(weight, dtype=np.float32)
+        self.bias = np.asarray(bias, dtype=np.float32)
+        self.labels = list(labels)
+        self.scale = float(scale)
+        self.max_length = max_length
+        self.info = dict(info or {})
+        self._encoder: MiniLMEncoder | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_encoder"] = None
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def classes(self) -> list[str]:
+        return self.labels
+
+    @property
+    def encoder_if_loaded(self) -> MiniLMEncoder | None:
+        """The fine-tuned encoder if this process built it already (never builds it)."""
+        return self._encoder
+
+    def encoder(self) -> MiniLMEncoder:
+        """The fine-tuned encoder, built on first use in the shared encoder's precision."""
+        with self._lock:
+            if self._encoder is None:
+                import torch
+
+                from servicelens.settings import get_settings
+
+                shared = loaded_encoder(False)
+                precision = get_settings().encoder_precision
+                if shared is not None:  # reuse its timing probe
+                    precision = "bfloat16" if shared.bf16 else "float32"
+                weights = {
+                    k: torch.from_numpy(v.astype(np.float32) if v.dtype == np.float16 else v)
+                    for k, v in self.state.items()
+                }
+                self._encoder = MiniLMEncoder(
+                    max_length=self.max_length, precision=precision, state_dict=weights
+                )
+            return self._encoder
+
+    def log_proba(self, texts: list[str], emb: np.ndarray | None) -> np.ndarray:
+        pooled = self.encoder().encode(texts, max_length=self.max_length)
+        return log_softmax(self.scale * pooled @ self.weight.T + self.bias)
 
 
 @dataclass

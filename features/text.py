@@ -125,6 +125,7 @@ class MiniLMEncoder:
         threads: int | None = None,
         quantized: bool = False,
         precision: str = "float32",
+        state_dict: dict[str, Any] | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -141,6 +142,8 @@ class MiniLMEncoder:
         path = encoder_path()
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        if state_dict is not None:  # a fine-tuned copy (same architecture, own weights)
+            self.model.load_state_dict(state_dict)
         self.quantized = quantized
         if quantized:
             self.model = _quantize(self.model)

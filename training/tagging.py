@@ -1,10 +1,17 @@
 """Trainer of the multi-head text tagger: any labelled text set, one head per label column.
 
-Per head, three families are fitted on a training split and scored on a validation split carved
-from the training data: TF-IDF (word + char n-grams) + logistic regression, a logistic head on
-frozen MiniLM embeddings, and a ``spacy.blank("en")`` textcat. Single families and weighted
+Per head, up to four families are fitted on a training split and scored on a validation split
+carved from the training data: TF-IDF (word + char n-grams) + logistic regression, a logistic head
+on frozen MiniLM embeddings, a ``spacy.blank("en")`` textcat, and MiniLM fine-tuned with a linear
+head (only for heads with enough texts, within a time budget). Single families and weighted
 ensembles (sum of log-probabilities) compete on validation accuracy; the winner gets a temperature
-and a review threshold fitted on the same split, then is refitted on all the data.
+and a review threshold fitted on the same split, then is refitted on all the data, except the
+fine-tuned encoder, which is kept as fitted on the training split (a second fine-tuning run would
+double the largest cost of training).
+
+By default an ensemble holds at most one MiniLM family: frozen features and the fine-tuned encoder
+have different weights, so combining them costs two encoder passes per text at serving time
+(``TaggingConfig.encoder_passes``).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from features.tagger import EmbeddingComponent, MultiHeadTagger, TagHead, align_
 from features.tagger import softmax as _softmax
 from features.text import EMBED_DIM, clean_text, get_encoder
 from training.tagging_corrections import apply_corrections, load_corrections
-from training.tagging_families import FAMILIES, fit_family
+from training.tagging_families import ENCODER_FAMILIES, FAMILIES, fit_family
 from training.tagging_metrics import expected_calibration_error, fit_temperature, metrics, review_threshold
 
 __all__ = [
@@ -62,6 +69,18 @@ class TaggingConfig:
     minilm_layers: tuple[int, ...] = (1, 3)
     spacy_epochs: int = 6
     spacy_budget_s: float = 240.0
+    #: fine-tuning (``minilm_ft``): only for heads with at least this many texts (on small sets the
+    #: frozen features do as well for far less time), cut to fit the time budget
+    finetune_min_texts: int = 2000
+    finetune_budget_s: float = 600.0
+    finetune_epochs: float = 3.0
+    finetune_batch_size: int = 32
+    finetune_lr: float = 5e-5
+    finetune_head_lr: float = 2e-3
+    #: MiniLM forward passes per text a head may cost at serving time: 1 keeps frozen features and
+    #: the fine-tuned encoder apart; 2 lets validation combine them (Banking77 validation:
+    #: +0.3 to +0.8 point, at half the throughput of the head)
+    encoder_passes: int = 1
     review_precision: float = 0.95
     min_confidence: float = 0.4
     refit: bool = True
@@ -69,9 +88,28 @@ class TaggingConfig:
     weight_step: float = 0.1
 
 
-def _weight_grid(n: int, step: float) -> list[tuple[float, ...]]:
+def _weight_grid(families: list[str], step: float, encoder_passes: int) -> list[tuple[float, ...]]:
+    """Ensemble weights summing to 1 on a ``step`` grid, at most ``encoder_passes`` MiniLM families."""
     k = round(1 / step)
-    return [tuple(c / k for c in w) for w in itertools.product(range(k + 1), repeat=n) if sum(w) == k]
+    enc = [f in ENCODER_FAMILIES for f in families]
+    return [
+        tuple(c / k for c in w)
+        for w in itertools.product(range(k + 1), repeat=len(families))
+        if sum(w) == k and sum(c > 0 and e for c, e in zip(w, enc, strict=True)) <= encoder_passes
+    ]
+
+
+def _usable(cfg: TaggingConfig, n_texts: int, has_emb: bool) -> list[str]:
+    """The families worth fitting for a head of ``n_texts`` texts."""
+    out = []
+    for fam in cfg.families:
+        if fam == "minilm" and not has_emb:
+            continue
+        if fam == "minilm_ft" and (n_texts < cfg.finetune_min_texts or cfg.finetune_budget_s <= 0):
+            logger.info("skipping minilm_ft: %d texts (needs %d)", n_texts, cfg.finetune_min_texts)
+            continue
+        out.append(fam)
+    return out
 
 
 def _split(labels: np.ndarray, cfg: TaggingConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -91,10 +129,11 @@ def fit_head(
     y_str = np.asarray([str(v) for v in labels])
     classes = sorted(set(y_str.tolist()))
     y = np.searchsorted(classes, y_str)
-    families = [f for f in cfg.families if f != "minilm" or emb is not None]
+    families = _usable(cfg, len(texts), emb is not None)
     tr, va = _split(y, cfg)
     tx, vx = [texts[i] for i in tr], [texts[i] for i in va]
     val_logp: dict[str, np.ndarray] = {}
+    fitted: dict[str, Any] = {}
     report: dict[str, Any] = {"head": name, "n": len(texts), "classes": len(classes), "families": {}}
     layers = 1
     for fam in families:
@@ -105,6 +144,8 @@ def fit_head(
         tried: dict[int, float] = {}
         for k in options:
             comp = fit_family(fam, tx, y_str[tr], emb[tr] if emb is not None else None, cfg, layers=k)
+            if fam == "minilm_ft":
+                fitted[fam] = comp
             lp = align_classes(
                 comp.log_proba(vx, emb[va] if emb is not None else None), comp.classes, classes
             )
@@ -116,9 +157,11 @@ def fit_head(
         report["families"][fam]["fit_seconds"] = round(time.perf_counter() - t0, 2)
         if fam == "minilm":
             report["families"][fam].update(layers=layers, accuracy_by_layers=tried)
+        if fam == "minilm_ft":
+            report["families"][fam].update(fitted[fam].info)
         logger.info("head %s: %s val accuracy %.4f", name, fam, m["accuracy"])
     best: tuple[float, float, tuple[float, ...]] | None = None
-    for w in _weight_grid(len(families), cfg.weight_step):
+    for w in _weight_grid(families, cfg.weight_step, cfg.encoder_passes):
         z = sum(wi * val_logp[f] for wi, f in zip(w, families, strict=True) if wi > 0)
         acc = float((z.argmax(axis=1) == y[va]).mean())
         # prefer fewer families on ties (cheaper to serve)
@@ -144,6 +187,9 @@ def fit_head(
     comps = []
     fit_idx = np.arange(len(texts)) if cfg.refit else tr
     for fam in chosen:
+        if fam == "minilm_ft":  # kept as fitted on the training split (see the module docstring)
+            comps.append(fitted[fam])
+            continue
         comps.append(
             fit_family(
                 fam,

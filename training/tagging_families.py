@@ -1,6 +1,7 @@
 """The model families a tagging head can be built from, each fitted on raw texts (and, for
 MiniLM, precomputed embeddings): TF-IDF + logistic regression, a logistic head on frozen MiniLM
-features, and a ``spacy.blank("en")`` textcat trained from scratch."""
+features, a ``spacy.blank("en")`` textcat trained from scratch, and MiniLM fine-tuned end to end
+with a linear head (``training.tagging_finetune``)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from features.text import EMBED_DIM
 if TYPE_CHECKING:
     from training.tagging import TaggingConfig
 
-__all__ = ["FAMILIES", "fit_family"]
+__all__ = ["FAMILIES", "ENCODER_FAMILIES", "fit_family"]
 
 logger = logging.getLogger(__name__)
 
-FAMILIES = ("tfidf", "minilm", "spacy")
+FAMILIES = ("tfidf", "minilm", "spacy", "minilm_ft")
+#: families that run a MiniLM forward pass per text at serving time
+ENCODER_FAMILIES = ("minilm", "minilm_ft")
 
 
 def _fit_tfidf(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> TfidfComponent:
@@ -98,4 +101,8 @@ def fit_family(
         return _fit_minilm(emb, labels, cfg, layers)
     if family == "spacy":
         return _fit_spacy(texts, labels, cfg)
+    if family == "minilm_ft":
+        from training.tagging_finetune import fit_finetuned
+
+        return fit_finetuned(texts, labels, cfg)
     raise ValueError(f"unknown family {family!r}; choose from {FAMILIES}")

@@ -110,14 +110,19 @@ class FeedbackResponse(BaseModel):
 
 def _encoder_mode(tagger: Any) -> str | None:
     """How this process runs MiniLM for the model: int8, bfloat16 or float32 (None: not used)."""
-    if not any(h.needs_embeddings for h in tagger.heads.values()):
-        return None
-    if getattr(tagger, "quantized", False):
-        return "int8"
     from features.text import loaded_encoder
 
-    enc = loaded_encoder(False)
-    return None if enc is None else ("bfloat16" if enc.bf16 else "float32")
+    if getattr(tagger, "quantized", False) and any(h.needs_embeddings for h in tagger.heads.values()):
+        return "int8"
+    encoders = [loaded_encoder(False)] if any(h.needs_embeddings for h in tagger.heads.values()) else []
+    encoders += [
+        c.encoder_if_loaded
+        for h in tagger.heads.values()
+        for c in h.components
+        if getattr(c, "kind", "") == "minilm_ft"
+    ]
+    loaded = [e for e in encoders if e is not None]
+    return None if not loaded else ("bfloat16" if loaded[0].bf16 else "float32")
 
 
 api = make_api("tagging")
