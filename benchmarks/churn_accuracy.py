@@ -7,13 +7,11 @@ Run: ``python benchmarks/churn_accuracy.py`` from the repo root (reads ``../shar
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 DATA = ROOT.parent / "shared" / "data" / "telco_churn" / "telco_churn.csv"

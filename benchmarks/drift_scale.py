@@ -28,7 +28,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT))
 
 N_NUM, N_CAT = 22, 8
 CATS = ["a", "b", "c", "d"]

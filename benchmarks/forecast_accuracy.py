@@ -10,14 +10,12 @@ made on rolling-origin backtests inside the training part only.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "bank_call_volume" / "bank_calls_5min.csv"
 TARGETS = {"wape": ("<=", 0.080), "wape_daily": ("<=", 0.040), "coverage_80": ("in", (0.75, 0.85))}
 

@@ -9,11 +9,9 @@ Run: ``python benchmarks/intervention_accuracy.py`` from the repo root.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 DATA = ROOT.parent / "shared" / "data" / "israel_bank_calls" / "anonymous_bank_calls_feb1999.csv.gz"

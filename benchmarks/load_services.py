@@ -24,10 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 SERVICES = ("forecast", "tagging", "churn", "intervention", "governance")
 ROLES = ("planner", "pipeline", "governance", "admin")
 

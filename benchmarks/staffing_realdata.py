@@ -9,13 +9,11 @@ score the third week (1999-02-15..21). Prints the model, the naive reconstructio
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "israel_bank_calls" / "anonymous_bank_calls_feb1999.csv.gz"
 
 

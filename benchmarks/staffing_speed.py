@@ -9,14 +9,9 @@ pyworkforce's ``ErlangC.required_positions`` is called per scenario on a random 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:

@@ -167,3 +167,15 @@ def test_fine_tuned_family_learns_pickles_and_stays_one_encoder_pass() -> None:
         "intent", texts, df["intent"].tolist(), TaggingConfig(families=("tfidf", "minilm_ft"))
     )
     assert set(small["families"]) == {"tfidf"}
+
+
+def test_fine_tuning_plan_fits_the_budget_from_measured_step_time() -> None:
+    import time
+
+    from training.tagging_finetune import _replan
+
+    now = time.perf_counter()
+    # 10 steps after warm-up took 9 s (0.9 s/step); 10 s of a 20 s budget left -> 11 more steps
+    assert _replan(13, now - 10, now - 9, full=100, budget_s=20) == 24
+    assert _replan(13, now - 10, now - 9, full=20, budget_s=20) == 20  # never above the full plan
+    assert _replan(13, now - 30, now - 29, full=100, budget_s=20) == 13  # over budget: stop now
