@@ -66,7 +66,8 @@ def main() -> None:
 
     from sklearn.model_selection import train_test_split
 
-    from training.tagging import TaggingConfig, evaluate
+    from training.tagging import TaggingConfig
+    from training.tagging_evaluate import evaluate
 
     results = {}
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:

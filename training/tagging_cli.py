@@ -123,7 +123,8 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         """Fit the tagger on TRAIN, score TEST; TF-IDF + logreg and MiniLM + logreg baselines beside it."""
         import pandas as pd
 
-        from training.tagging import TaggingConfig, evaluate
+        from training.tagging import TaggingConfig
+        from training.tagging_evaluate import evaluate
 
         tr, te = pd.read_csv(train), pd.read_csv(test)
         for name, df in (("--train", tr), ("--test", te)):
