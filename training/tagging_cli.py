@@ -5,20 +5,58 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from training.tagging import TaggingConfig
 
 __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
 
 
+_ALL_FAMILIES = "tfidf,minilm,spacy,minilm_ft"
+
+
 def _families(value: str) -> tuple[str, ...]:
     fams = tuple(f.strip() for f in value.split(",") if f.strip())
-    bad = [f for f in fams if f not in ("tfidf", "minilm", "spacy")]
+    bad = [f for f in fams if f not in _ALL_FAMILIES.split(",")]
     if bad or not fams:
-        raise typer.BadParameter(f"families must be a comma list of tfidf,minilm,spacy; got {value!r}")
+        raise typer.BadParameter(f"families must be a comma list of {_ALL_FAMILIES}; got {value!r}")
     return fams
+
+
+def _config(families: str, max_length: int, quantized: bool, passes: int, budget: float) -> TaggingConfig:
+    from training.tagging import TaggingConfig  # noqa: F811 - the real import, inside the command
+
+    if passes not in (1, 2):
+        raise typer.BadParameter(f"--encoder-passes must be 1 or 2; got {passes}")
+    return TaggingConfig(
+        families=_families(families),
+        max_length=max_length,
+        quantized=quantized,
+        encoder_passes=passes,
+        finetune_budget_s=budget,
+    )
+
+
+_FAMILIES_HELP = "Families competing per head (minilm_ft: fine-tuned MiniLM, heads of 2,000+ texts)."
+_PASSES_HELP = (
+    "MiniLM passes per text a head may cost when serving: 2 lets frozen + fine-tuned MiniLM combine."
+)
+_BUDGET_HELP = "Seconds the MiniLM fine-tuning of one head may take (0 skips it)."
+
+
+def _read_csv(path: str | Path, option: str) -> object:
+    """A CSV as a DataFrame, or a clear error naming the option and the parser's complaint."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"{option} {path}: not a readable CSV ({exc})") from None
 
 
 def _parse_heads(heads: list[str], data: Path | None, text_col: str) -> list[tuple[str, object, str, str]]:
@@ -29,7 +67,7 @@ def _parse_heads(heads: list[str], data: Path | None, text_col: str) -> list[tup
 
     def read(path: str) -> pd.DataFrame:
         if path not in frames:
-            frames[path] = pd.read_csv(path)
+            frames[path] = _read_csv(path, "--head/--data")
         return frames[path]
 
     specs = []
@@ -66,8 +104,10 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         with_corrections: bool = typer.Option(
             False, "--with-corrections", help="Fold human corrections (POST /feedback) into the training set."
         ),
-        families: str = typer.Option("tfidf,minilm,spacy", "--families", help="Families competing per head."),
+        families: str = typer.Option(_ALL_FAMILIES, "--families", help=_FAMILIES_HELP),
         max_length: int = typer.Option(128, "--max-length", help="MiniLM token limit."),
+        encoder_passes: int = typer.Option(1, "--encoder-passes", help=_PASSES_HELP),
+        finetune_budget: float = typer.Option(600.0, "--finetune-budget", min=0, help=_BUDGET_HELP),
         quantized: bool = typer.Option(
             False,
             "--int8/--float",
@@ -80,12 +120,12 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print one JSON line at the end."),
     ) -> None:
         """Train the multi-head tagger, register it in MLflow and (by default) promote it."""
-        from training.tagging import TaggingConfig, train_and_register
+        from training.tagging import train_and_register
 
         specs = _parse_heads(head, data, text_col) if head else None
         if data is not None and not head:
             raise typer.BadParameter("--data needs at least one --head NAME=LABEL_COL")
-        cfg = TaggingConfig(families=_families(families), max_length=max_length, quantized=quantized)
+        cfg = _config(families, max_length, quantized, encoder_passes, finetune_budget)
         out = train_and_register(
             specs, cfg=cfg if specs else None, n=n, with_corrections=with_corrections, promote=promote
         )
@@ -107,12 +147,12 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         test: Path = typer.Option(..., "--test", exists=True, dir_okay=False),
         text_col: str = typer.Option("text", "--text-col"),
         label_col: str = typer.Option("label", "--label-col"),
-        families: str = typer.Option(
-            "tfidf,minilm,spacy", "--families", help="Families competing for the model."
-        ),
+        families: str = typer.Option(_ALL_FAMILIES, "--families", help=_FAMILIES_HELP),
         max_length: int = typer.Option(
             128, "--max-length", help="MiniLM token limit (lower = faster on long text)."
         ),
+        encoder_passes: int = typer.Option(1, "--encoder-passes", help=_PASSES_HELP),
+        finetune_budget: float = typer.Option(600.0, "--finetune-budget", min=0, help=_BUDGET_HELP),
         quantized: bool = typer.Option(
             False, "--int8/--float", help="MiniLM with int8 weights (faster, less accurate) for the model."
         ),
@@ -121,17 +161,15 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         ),
     ) -> None:
         """Fit the tagger on TRAIN, score TEST; TF-IDF + logreg and MiniLM + logreg baselines beside it."""
-        import pandas as pd
 
-        from training.tagging import TaggingConfig
         from training.tagging_evaluate import evaluate
 
-        tr, te = pd.read_csv(train), pd.read_csv(test)
+        cfg = _config(families, max_length, quantized, encoder_passes, finetune_budget)
+        tr, te = _read_csv(train, "--train"), _read_csv(test, "--test")
         for name, df in (("--train", tr), ("--test", te)):
             missing = [c for c in (text_col, label_col) if c not in df.columns]
             if missing:
                 raise typer.BadParameter(f"{name}: columns {missing} not found (has {list(df.columns)})")
-        cfg = TaggingConfig(families=_families(families), max_length=max_length, quantized=quantized)
         out = evaluate(tr, te, text_col, label_col, cfg)
         rows = [("model (" + out["chosen"]["family"] + ")", out["model"])] + list(out["baselines"].items())
         typer.echo(f"{'model':<34}{'accuracy':>10}{'macro_f1':>10}{'ece':>8}")

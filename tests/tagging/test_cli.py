@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -40,6 +41,25 @@ def test_evaluate_json_contract(tmp_path: Path) -> None:
     assert set(out["per_class_f1"]["model"]) == set(simulate_tickets(160, seed=11)["intent"])
     bad = CliRunner().invoke(build_app(), args[:-5] + ["--text-col", "body", "--label-col", "intent"])
     assert bad.exit_code != 0
+
+
+def _flat(output: str) -> str:
+    """CLI output without rich's box drawing and line wrapping."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())
+
+
+def test_evaluate_rejects_unreadable_csv_and_bad_options(tmp_path: Path) -> None:
+    (tmp_path / "tr.csv").write_text('text,label\n"unclosed quote,a\nb,c,d,e\n')
+    simulate_tickets(20, seed=1).to_csv(tmp_path / "te.csv", index=False)
+    base = ["evaluate", "tagging", "--train", str(tmp_path / "tr.csv"), "--test", str(tmp_path / "te.csv")]
+    res = CliRunner().invoke(build_app(), base)
+    assert res.exit_code == 2 and "--train" in res.output and "not a readable CSV" in _flat(res.output)
+    assert res.exception is None or isinstance(res.exception, SystemExit)  # no traceback
+    good = [*base[:3], str(tmp_path / "te.csv"), *base[4:]]
+    res = CliRunner().invoke(build_app(), [*good, "--encoder-passes", "3"])
+    assert res.exit_code == 2 and "--encoder-passes must be 1 or 2" in _flat(res.output)
+    res = CliRunner().invoke(build_app(), [*good, "--families", "tfidf,bert"])
+    assert res.exit_code == 2 and "tfidf,minilm,spacy,minilm_ft" in _flat(res.output)
 
 
 def test_train_with_corrections_and_discover(sl_env: Settings, tmp_path: Path) -> None:
