@@ -175,3 +175,23 @@ def test_champion_swapped_during_batch_answers_with_reported_version() -> None:
 
     out = anyio.run(TaggingService.inner._tags, _Fake(), _Loaded(), ["a", "b"], None, 1)
     assert out == [{"h": {"label": "from-reported-version"}}] * 2
+
+
+def test_fine_tuned_head_is_served_from_the_registry(sl_env: Settings) -> None:
+    """A head built on fine-tuned MiniLM goes through MLflow and back: its encoder weights travel
+    inside the registered model and the service runs them (one encoder pass, no frozen features)."""
+    df = simulate_tickets(160, seed=9)
+    cfg = TaggingConfig(
+        families=("minilm_ft",), max_length=64, finetune_min_texts=100, finetune_epochs=3, refit=False
+    )
+    result = train_and_register([("intent", df, "text", "intent")], cfg=cfg)
+    assert result["promoted"] is True and result["heads"]["intent"]["family"] == "minilm_ft"
+    from services.tagging.service import TaggingService
+
+    with TestClient(TaggingService.to_asgi()) as client:
+        info = client.get("/info").json()
+        assert info["version"] == result["version"] and info["encoder"] in ("bfloat16", "float32")
+        resp = client.post("/tag/batch", json={"texts": df["text"].head(40).tolist()})
+        assert resp.status_code == 200, resp.text
+        top = [r["tags"]["intent"]["top_k"][0]["label"] for r in resp.json()["results"]]
+    assert (pd.Series(top) == df["intent"].head(40).to_numpy()).mean() > 0.7
