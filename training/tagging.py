@@ -78,8 +78,8 @@ class TaggingConfig:
     finetune_lr: float = 5e-5
     finetune_head_lr: float = 2e-3
     #: MiniLM forward passes per text a head may cost at serving time: 1 keeps frozen features and
-    #: the fine-tuned encoder apart; 2 lets validation combine them (Banking77 validation:
-    #: +0.3 to +0.8 point, at half the throughput of the head)
+    #: the fine-tuned encoder apart; 2 lets validation combine them (Banking77, own split: 0.919 ->
+    #: 0.932 accuracy, single-text p95 25.6 -> 42.2 ms, batch 353 -> 188 texts/s; see README)
     encoder_passes: int = 1
     review_precision: float = 0.95
     min_confidence: float = 0.4
@@ -105,7 +105,10 @@ def _usable(cfg: TaggingConfig, n_texts: int, has_emb: bool) -> list[str]:
     for fam in cfg.families:
         if fam == "minilm" and not has_emb:
             continue
-        if fam == "minilm_ft" and (n_texts < cfg.finetune_min_texts or cfg.finetune_budget_s <= 0):
+        if fam == "minilm_ft" and cfg.finetune_budget_s <= 0:
+            logger.info("skipping minilm_ft: no fine-tuning budget")
+            continue
+        if fam == "minilm_ft" and n_texts < cfg.finetune_min_texts:
             logger.info("skipping minilm_ft: %d texts (needs %d)", n_texts, cfg.finetune_min_texts)
             continue
         out.append(fam)
