@@ -22,6 +22,7 @@ __all__ = [
     "redact_pii",
     "luhn_valid",
     "MiniLMEncoder",
+    "mean_pool",
     "get_encoder",
     "loaded_encoder",
     "encoder_path",
@@ -235,14 +236,19 @@ class MiniLMEncoder:
                 )
                 result = self._forward(batch, hidden=layers > 1)
                 states = result.hidden_states[-layers:][::-1] if layers > 1 else (result.last_hidden_state,)
-                states = [h.float() for h in states]  # pool and normalise in float32
-                mask = batch["attention_mask"].unsqueeze(-1).to(states[0].dtype)
-                pooled = [
-                    torch.nn.functional.normalize((h * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
-                    for h in states
-                ]
+                pooled = [mean_pool(h, batch["attention_mask"]) for h in states]
                 out[idx] = torch.cat(pooled, dim=1).numpy()
         return out
+
+
+def mean_pool(hidden: Any, attention_mask: Any) -> Any:
+    """Mask-weighted mean of token states, L2-normalised, in float32: the sentence embedding, computed
+    the same way when serving (``MiniLMEncoder.encode``) and when fine-tuning (gradients flow through)."""
+    import torch
+
+    h = hidden.float()
+    mask = attention_mask.unsqueeze(-1).to(h.dtype)
+    return torch.nn.functional.normalize((h * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=1)
 
 
 def _quantize(model: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from features.tagger import FineTunedComponent
-from features.text import encoder_path, get_encoder
+from features.text import encoder_path, get_encoder, mean_pool
 
 if TYPE_CHECKING:
     from training.tagging import TaggingConfig
@@ -32,14 +32,6 @@ _SCALE = 20.0
 #: first steps are slow (allocations): step time is measured after them, and the plan is revised
 _WARMUP_STEPS = 3
 _REPLAN_EVERY = 10
-
-
-def _mean_pool(hidden: object, mask: object) -> object:
-    import torch
-
-    m = mask.unsqueeze(-1).to(hidden.dtype)  # type: ignore[attr-defined]
-    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # type: ignore[operator]
-    return torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
 
 
 def _replan(step: int, t0: float, t_warm: float, full: int, budget_s: float) -> int:
@@ -96,7 +88,7 @@ def fit_finetuned(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> F
             batch = tokenizer.pad({k: [tokens[k][i] for i in idx] for k in tokens}, return_tensors="pt")
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 hidden = model(**batch).last_hidden_state
-            logits = head(_SCALE * _mean_pool(hidden, batch["attention_mask"]))
+            logits = head(_SCALE * mean_pool(hidden, batch["attention_mask"]))
             loss = torch.nn.functional.cross_entropy(logits, y[idx], label_smoothing=0.1)
             opt.zero_grad()
             loss.backward()
