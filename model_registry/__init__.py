@@ -1,6 +1,6 @@
 """Model registry: the only link between training and serving (MLflow underneath)."""
 
-from model_registry.gates import PRIMARY_METRICS, GateContext, GateResult, register_gate
+from model_registry.gates import GateContext, GateResult, primary_metric, register_gate
 from model_registry.registry import (
     LoadedModel,
     PromotionResult,
@@ -15,14 +15,13 @@ from model_registry.registry import (
     record_override,
     reference_sample,
     register,
-    register_and_promote,
     version_info,
 )
 
 __all__ = [
     "GateContext",
     "GateResult",
-    "PRIMARY_METRICS",
+    "primary_metric",
     "register_gate",
     "LoadedModel",
     "PromotionResult",
@@ -37,6 +36,5 @@ __all__ = [
     "record_override",
     "reference_sample",
     "register",
-    "register_and_promote",
     "version_info",
 ]

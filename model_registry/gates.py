@@ -7,33 +7,28 @@ with :func:`register_gate`.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from servicelens.tasks import get_task, resolve
+
 __all__ = [
     "GateResult",
     "GateContext",
-    "PRIMARY_METRICS",
     "primary_metric",
     "register_gate",
     "gates_for",
     "metric_gate",
 ]
 
-#: task -> (metric, "max" | "min"); the metric the champion must be beaten on.
-PRIMARY_METRICS: dict[str, tuple[str, str]] = {
-    "forecast": ("wape", "min"),
-    "tagging": ("accuracy", "max"),
-    "churn": ("roc_auc", "max"),
-    "intervention": ("roc_auc", "max"),
-    "agent_scoring": ("roc_auc", "max"),
-}
-
 
 def primary_metric(task: str) -> tuple[str, str]:
-    return PRIMARY_METRICS.get(task, ("score", "max"))
+    """``(metric, "max" | "min")`` the champion must be beaten on, from the task registry."""
+    spec = get_task(task)
+    if spec.primary_metric is None:
+        raise KeyError(f"task {task!r} registers no model, so it has no primary metric")
+    return spec.primary_metric, spec.direction
 
 
 @dataclass
@@ -67,29 +62,21 @@ class GateContext:
 Gate = Callable[[GateContext], GateResult]
 _GATES: dict[str, list[Gate]] = {}
 
-#: Gates owned by other packages, imported lazily ("module:function"), so the CLI and the
-#: services get them without import-time side effects.
-PLUGIN_GATES: dict[str, list[str]] = {
-    "agent_scoring": ["monitoring.fairness_gate:fairness_gate"],
-}
-
 
 def register_gate(task: str, gate: Gate) -> None:
-    """Add a task-specific gate (idempotent per function)."""
+    """Add a gate at run time (tests, notebooks); a task's own gates belong in its TaskSpec."""
     gates = _GATES.setdefault(task, [])
     if gate not in gates:
         gates.append(gate)
 
 
-def _plugin(spec: str) -> Gate:
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 def gates_for(task: str) -> list[Gate]:
-    """The comparison gate first, then plug-in and registered gates of the task."""
-    plugins = [_plugin(spec) for spec in PLUGIN_GATES.get(task, [])]
-    return [metric_gate, *plugins, *(g for g in _GATES.get(task, []) if g not in plugins)]
+    """The comparison gate first, then the task's gates from the registry, then run-time ones.
+
+    Task gates are named ``"module:function"`` in :data:`servicelens.tasks.TASKS` and imported
+    here on use, so neither the CLI nor the services pay for them at import time."""
+    own = [resolve(target) for target in get_task(task).gates]
+    return [metric_gate, *own, *(g for g in _GATES.get(task, []) if g not in own)]
 
 
 def metric_gate(ctx: GateContext) -> GateResult:

@@ -217,27 +217,6 @@ def register(
     return RegisteredVersion(task=task, name=name, version=str(mv.version), run_id=run_id)
 
 
-def register_and_promote(
-    task: str,
-    predictor: Any,
-    *,
-    promote_to_champion: bool,
-    reason: str,
-    approver: str,
-    **register_kwargs: Any,
-) -> dict[str, Any]:
-    """The training pipelines' last step: register, then (optionally) try the champion gates.
-
-    Returns ``{"version", "promoted", "promotion"}`` (``promoted`` is None when not tried).
-    """
-    registered = register(task, predictor, **register_kwargs)
-    out: dict[str, Any] = {"version": registered.version, "promoted": None}
-    if promote_to_champion:
-        result = promote(task, registered.version, reason=reason, approver=approver)
-        out.update(promoted=result.promoted, promotion=result.summary())
-    return out
-
-
 def _version_metrics(mlclient: MlflowClient, run_id: str) -> dict[str, float]:
     return dict(mlclient.get_run(run_id).data.metrics)
 
@@ -413,14 +392,22 @@ def promote_evaluated(
     reason: str,
     approver: str,
     alias: str = "champion",
+    candidate_metrics: dict[str, float] | None = None,
     min_delta: float = 0.0,
     settings: Settings | None = None,
 ) -> PromotionResult:
     """Score the candidate and the current champion with one ``evaluate(predictor)`` on the
-    same evaluation data, then :func:`promote` with those numbers (the retraining path)."""
+    same evaluation data, then :func:`promote` with those numbers: the only promotion path of
+    training pipelines and of ``servicelens registry promote --eval-data``.
+
+    ``candidate_metrics`` replaces ``evaluate(candidate)`` when the registered candidate has seen
+    the evaluation rows (a refit on all data): pass the numbers its held-out fit scored on the very
+    rows ``evaluate`` scores the champion on, so the comparison stays like for like.
+    """
     settings = settings or get_settings()
-    candidate = load_version(task, str(version), settings)
-    metrics = {"candidate": evaluate(candidate)}
+    if candidate_metrics is None:
+        candidate_metrics = evaluate(load_version(task, str(version), settings))
+    metrics = {"candidate": dict(candidate_metrics)}
     try:
         champion = load(task, alias="champion", settings=settings)
     except LookupError:
