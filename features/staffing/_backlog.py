@@ -1,6 +1,6 @@
 """Backlog staffing: a fluid FIFO queue of items answered within hours of business time.
 
-Kept apart from the Erlang models in :mod:`features.staffing` because it answers a different
+Kept apart from the Erlang models (``_queues``) because it answers a different
 question (a response-time share over a whole period, not per-interval service levels).
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from features.staffing_erlang import _arr
+from features.staffing._erlang import as_array
 
 __all__ = ["backlog_required", "backlog_simulate"]
 
@@ -31,7 +31,7 @@ def backlog_simulate(
     Returns per-interval backlog and, per arrival interval, the response delay (seconds of
     business time) of its middle item.
     """
-    arr = np.concatenate([_arr(arrivals), np.zeros(extra_intervals)])
+    arr = np.concatenate([as_array(arrivals), np.zeros(extra_intervals)])
     cap = agents * interval_seconds / handle_seconds
     cum_arr = initial_backlog + np.concatenate([[0.0], np.cumsum(arr)])
     # served[k] = min(cum_arr[k], served[k-1] + cap), served[0] = 0, in closed form:
@@ -41,7 +41,7 @@ def backlog_simulate(
     served = steps * cap + np.minimum(slack, 0.0)
     times = np.arange(cum_arr.size) * interval_seconds
     backlog = cum_arr[1:] - served[1:]
-    n = _arr(arrivals).size
+    n = as_array(arrivals).size
     mid_pos = (cum_arr[:n] + cum_arr[1 : n + 1]) / 2
     mid_time = times[:n] + interval_seconds / 2
     # first time the served curve reaches each position (served is non-decreasing, piecewise linear)
@@ -66,7 +66,7 @@ def backlog_required(
     clock only runs in business time. Items still open at the end get ``within_hours`` of
     extra business time (zero arrivals) to be answered.
     """
-    arr = _arr(arrivals)
+    arr = as_array(arrivals)
     if arr.size == 0 or arr.sum() + initial_backlog <= 0:
         return {"raw_agents": 0, "agents": 0, "share_within": 1.0, "backlog": np.zeros(arr.size)}
     extra = int(np.ceil(within_hours * 3600 / interval_seconds)) + 1

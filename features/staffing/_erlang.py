@@ -1,8 +1,9 @@
 """Erlang B/C probabilities and the integer searches for required agents.
 
-The base layer of the staffing maths, split out of :mod:`features.staffing` so the Erlang C/A
-staffing functions and the backlog model can share it without importing each other. Works in
-log space (no factorials), vectorised over numpy arrays.
+The leaf of :mod:`features.staffing`: the Erlang C/A staffing functions (``_queues``), the
+what-if grid and the backlog model all build on it without importing each other. Works in log
+space (no factorials), vectorised over numpy arrays. Names without a leading underscore here are
+shared inside the package only; the package's public API is in ``__init__``.
 """
 
 from __future__ import annotations
@@ -14,22 +15,22 @@ from typing import Any
 import numpy as np
 from scipy import special as sp
 
-__all__ = ["erlang_b", "erlang_c"]
+__all__ = ["TINY", "as_array", "bisect_min", "erlang_b", "erlang_c", "scheduled_agents", "search_erlang_c"]
 
 logger = logging.getLogger(__name__)
 
 
-_TINY = 1e-300
+TINY = 1e-300
 
 
-def _arr(x: Any) -> np.ndarray:
+def as_array(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
 def _log_poisson_cdf(n: np.ndarray, a: np.ndarray) -> np.ndarray:
     """log P(Poisson(a) <= n), with an asymptotic fallback where the CDF underflows."""
     cdf = sp.pdtr(n, a)
-    out = np.log(np.maximum(cdf, _TINY))
+    out = np.log(np.maximum(cdf, TINY))
     under = cdf < 1e-280
     if np.any(under):
         # deep overload (n << a): P(X <= n) ~ pmf(n) / (1 - n/a)
@@ -40,7 +41,7 @@ def _log_poisson_cdf(n: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 def erlang_b(n: Any, a: Any) -> np.ndarray:
     """Blocking probability of M/M/n/n with offered load ``a`` Erlangs (log-space, any size)."""
-    n, a = np.broadcast_arrays(_arr(n), _arr(a))
+    n, a = np.broadcast_arrays(as_array(n), as_array(a))
     n, a = n.astype(float), a.astype(float)
     out = np.ones_like(a)
     pos = (a > 0) & (n > 0)
@@ -54,7 +55,7 @@ def erlang_b(n: Any, a: Any) -> np.ndarray:
 
 def erlang_c(n: Any, a: Any) -> np.ndarray:
     """Probability of waiting in M/M/n with load ``a`` (1 where n <= a: unstable)."""
-    n, a = np.broadcast_arrays(_arr(n), _arr(a))
+    n, a = np.broadcast_arrays(as_array(n), as_array(a))
     b = erlang_b(n, a)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = n * b / (n - a * (1 - b))
@@ -62,7 +63,7 @@ def erlang_c(n: Any, a: Any) -> np.ndarray:
     return np.where(a <= 0, 0.0, np.clip(c, 0.0, 1.0))
 
 
-def _bisect_min(
+def bisect_min(
     ok: Callable[[np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
 ) -> np.ndarray:
     """Smallest integer n in (lo, hi] with ok(n) true, per element; ``ok`` is monotone in n.
@@ -89,7 +90,7 @@ def _bisect_min(
     return hi
 
 
-def _scheduled(raw: np.ndarray, shrinkage: np.ndarray) -> np.ndarray:
+def scheduled_agents(raw: np.ndarray, shrinkage: np.ndarray) -> np.ndarray:
     return np.ceil(raw / (1 - shrinkage))
 
 
@@ -112,8 +113,8 @@ def _c_eval(
         sl = np.maximum(0.0, 1 - pw * np.exp(-gap * ratio))
         asa = pw * aht / gap
         ok = stable & (np.isnan(slt) | (sl >= slt)) & (np.isnan(asat) | (asa <= asat))
-        h_sl = np.where(np.isnan(slt), -np.inf, np.log(np.maximum(pw, _TINY)) - gap * ratio - np.log1p(-slt))
-        h_asa = np.where(np.isnan(asat), -np.inf, np.log(np.maximum(asa, _TINY)) - np.log(asat))
+        h_sl = np.where(np.isnan(slt), -np.inf, np.log(np.maximum(pw, TINY)) - gap * ratio - np.log1p(-slt))
+        h_asa = np.where(np.isnan(asat), -np.inf, np.log(np.maximum(asa, TINY)) - np.log(asat))
     h = np.where(stable, np.maximum(h_sl, h_asa), np.inf)
     return ok, h, pw
 
@@ -141,7 +142,7 @@ def _hw_guess(
     return a + hi * sqa
 
 
-def _search_c(
+def search_erlang_c(
     a: np.ndarray, ratio: np.ndarray, slt: np.ndarray, asat: np.ndarray, aht: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fewest agents meeting the Erlang C targets, and P(wait) there.
@@ -211,6 +212,6 @@ def _search_c(
             j = rest[idx]
             return _c_eval(n, a[j], ratio[j], slt[j], asat[j], aht[j])[0]
 
-        hi[rest] = _bisect_min(ok_fn, lo[rest], hi[rest])
+        hi[rest] = bisect_min(ok_fn, lo[rest], hi[rest])
         pw_hi[rest] = erlang_c(hi[rest], a[rest])
     return hi, pw_hi
