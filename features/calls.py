@@ -21,7 +21,7 @@ __all__ = [
     "parse_calls",
     "queue_state_features",
     "abandonment_target",
-    "load_calls",
+    "read_call_log",
 ]
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,12 @@ CALL_FEATURES: list[str] = [
 _NO_TIME = "0:00:00"
 
 
-def load_calls(path: str) -> pd.DataFrame:
-    """Read the log keeping every value as text (ids, times), as the staged file stores them."""
+def read_call_log(path: str) -> pd.DataFrame:
+    """The raw per-call log, every value kept as text (ids, times), as the staged file stores them.
+
+    One row per log line, unparsed (:func:`parse_calls` types it); not to be confused with
+    ``training.staffing.load_queued_calls``, which keeps only calls that reached the agent queue.
+    """
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 

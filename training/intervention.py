@@ -23,7 +23,8 @@ from features.abandonment_model import (
     precision_recall_at,
     rule_threshold,
 )
-from features.calls import load_calls, parse_calls, queue_state_features
+from features.calls import parse_calls, queue_state_features
+from features.calls import read_call_log as load_calls
 
 __all__ = [
     "LGBM_PARAMS",

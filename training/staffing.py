@@ -20,7 +20,7 @@ import pandas as pd
 
 from features.staffing import erlang_a_metrics, erlang_c_metrics
 
-__all__ = ["load_calls", "hourly_stats", "predict_hours", "fit_availability", "evaluate"]
+__all__ = ["load_queued_calls", "hourly_stats", "predict_hours", "fit_availability", "evaluate"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,13 @@ def _seconds(col: pd.Series) -> np.ndarray:
     return (parts[0] * 3600 + parts[1] * 60 + parts[2]).to_numpy()
 
 
-def load_calls(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """Parsed calls: date, arrival (s after midnight), wait, outcome, service start/end, server."""
+def load_queued_calls(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Calls that reached the agent queue, parsed: date, hour, arrival (s after midnight), wait,
+    abandoned, service start/time, server, priority (one row per queued call).
+
+    Not :func:`features.calls.read_call_log`, which returns the raw log as text for the
+    intervention model; this one keeps only queue arrivals, in the units the Erlang check needs.
+    """
     raw = pd.read_csv(source, dtype=str) if not isinstance(source, pd.DataFrame) else source.astype(str)
     raw = raw[raw["outcome"].isin(["AGENT", "HANG"])]
     raw = raw[~((raw["outcome"] == "AGENT") & (raw["server"] == "NO_SERVER"))]
@@ -172,11 +177,11 @@ def _mae(a: np.ndarray, b: np.ndarray) -> float:
 def evaluate(train_source: Any, test_source: Any) -> dict[str, Any]:
     """The ``evaluate staffing`` contract: fit on TRAIN's hours, score TEST hours after TRAIN's last date."""
     t0 = time.perf_counter()
-    train_stats = hourly_stats(load_calls(train_source))
+    train_stats = hourly_stats(load_queued_calls(train_source))
     params = fit_availability(train_stats)
     fit_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    test_calls = load_calls(test_source)
+    test_calls = load_queued_calls(test_source)
     test_calls = test_calls[test_calls["date"] > train_stats["date"].max()]
     if test_calls.empty:
         raise ValueError("TEST has no calls dated after TRAIN's last date")

@@ -50,9 +50,9 @@ def test_features_do_not_look_ahead(raw) -> None:
 
 
 def test_features_do_not_look_ahead_on_the_real_log(shared_data) -> None:
-    from features.calls import load_calls
+    from features.calls import read_call_log
 
-    log = load_calls(str(shared_data / "israel_bank_calls" / "anonymous_bank_calls_feb1999.csv.gz"))
+    log = read_call_log(str(shared_data / "israel_bank_calls" / "anonymous_bank_calls_feb1999.csv.gz"))
     _assert_no_look_ahead(parse_calls(log[log["call_date"].isin(["1999-02-02", "1999-02-03"])]), n=4)
 
 
