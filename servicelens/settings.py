@@ -12,16 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "SERVICE_PORTS"]
-
-#: Default loopback ports of ``servicelens serve all`` (ARCHITECTURE contract).
-SERVICE_PORTS: dict[str, int] = {
-    "forecast": 8101,
-    "tagging": 8102,
-    "churn": 8103,
-    "intervention": 8104,
-    "governance": 8105,
-}
+__all__ = ["Settings", "get_settings"]
 
 
 class Settings(BaseSettings):

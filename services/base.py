@@ -38,13 +38,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from servicelens.apikeys import ROLES, hash_key, load_keys
 from servicelens.settings import Settings, get_settings
 
 __all__ = [
-    "ROLES",
     "make_api",
     "requires",
-    "hash_key",
     "ChampionHolder",
     "ServiceBase",
     "ClientError",
@@ -52,9 +51,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-ROLES = ("planner", "pipeline", "governance", "admin")
-
 
 class ClientError(Exception):
     """Bad input found past pydantic validation (e.g. unknown queue): becomes a 4xx JSON body."""
@@ -161,25 +157,6 @@ class JSONErrorMiddleware:
         await self.app(scope, receive, _send)
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _load_keys(path: Path | None) -> dict[str, set[str]]:
-    """``{sha256(key): roles}`` from a JSON/YAML file: ``keys: [{sha256: ..., roles: [...]}]``."""
-    if path is None or not Path(path).exists():
-        return {}
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    out: dict[str, set[str]] = {}
-    for entry in data.get("keys", []):
-        roles = set(entry.get("roles", []))
-        unknown = roles - set(ROLES)
-        if unknown:
-            raise ValueError(f"{path}: unknown roles {sorted(unknown)}")
-        out[entry["sha256"]] = roles
-    return out
-
-
 _KEYS_CACHE: dict[str, tuple[float, dict[str, set[str]]]] = {}
 
 
@@ -190,7 +167,7 @@ def _keys(settings: Settings) -> dict[str, set[str]]:
     mtime = Path(path).stat().st_mtime if Path(path).exists() else 0.0
     cached = _KEYS_CACHE.get(str(path))
     if cached is None or cached[0] != mtime:
-        cached = (mtime, _load_keys(path))
+        cached = (mtime, load_keys(path))
         _KEYS_CACHE[str(path)] = cached
     return cached[1]
 

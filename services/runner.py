@@ -16,21 +16,12 @@ from urllib.parse import urlparse
 import httpx
 import psutil
 
-from servicelens.settings import SERVICE_PORTS, Settings, get_settings
+from servicelens.settings import Settings, get_settings
+from servicelens.tasks import service_ports, services
 
-__all__ = ["SERVICE_TARGETS", "ServiceProcess", "ServiceGroup", "start_services", "start_mlflow_server"]
+__all__ = ["ServiceProcess", "ServiceGroup", "start_services", "start_mlflow_server"]
 
 logger = logging.getLogger(__name__)
-
-#: service name -> BentoML import target.
-SERVICE_TARGETS: dict[str, str] = {
-    "forecast": "services.forecast.service:ForecastService",
-    "tagging": "services.tagging.service:TaggingService",
-    "churn": "services.churn.service:ChurnService",
-    "intervention": "services.intervention.service:InterventionService",
-    "governance": "services.governance.service:GovernanceService",
-}
-
 
 @dataclass
 class ServiceProcess:
@@ -171,11 +162,12 @@ def start_services(
     """Start services (all by default) on loopback and wait until each answers ``/readyz``."""
     settings = settings or get_settings()
     settings.ensure_dirs()
-    names = names or list(SERVICE_TARGETS)
-    unknown = sorted(set(names) - set(SERVICE_TARGETS))
+    targets = {svc.name: svc.target for svc in services()}
+    names = names or list(targets)
+    unknown = sorted(set(names) - set(targets))
     if unknown:
-        raise ValueError(f"unknown services {unknown}; choose from {sorted(SERVICE_TARGETS)}")
-    ports = {**SERVICE_PORTS, **(ports or {})}
+        raise ValueError(f"unknown services {unknown}; choose from {sorted(targets)}")
+    ports = {**service_ports(), **(ports or {})}
     group = ServiceGroup()
     mlflow_proc = start_mlflow_server(settings)
     if mlflow_proc is not None:
@@ -189,7 +181,7 @@ def start_services(
                 [
                     _bin("bentoml"),
                     "serve",
-                    SERVICE_TARGETS[name],
+                    targets[name],
                     "--host",
                     "127.0.0.1",
                     "--port",

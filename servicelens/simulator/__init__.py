@@ -2,3 +2,7 @@
 
 Each generator documents its assumptions in its docstring; all take a ``seed``.
 """
+
+from servicelens.simulator._all import simulate_all
+
+__all__ = ["simulate_all"]

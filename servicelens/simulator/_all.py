@@ -1,14 +1,15 @@
-"""``servicelens simulate``: write every seeded demo data set to a folder."""
+"""Every seeded data set of the demo at once (the demo and ``servicelens simulate`` share it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import typer
+if TYPE_CHECKING:
+    import pandas as pd
 
-__all__ = ["simulate", "simulate_all"]
+__all__ = ["simulate_all"]
 
 
 def _generators(days: int, scale: float, seed: int) -> dict[str, Callable[[], pd.DataFrame]]:
@@ -43,14 +44,3 @@ def simulate_all(out_dir: Path, days: int = 84, scale: float = 1.0, seed: int = 
             paths[name] = path
             progress.advance(task)
     return paths
-
-
-def simulate(
-    out: Path = typer.Option(Path("simulated"), "--out", help="Folder to write the CSV files into."),
-    days: int = typer.Option(84, "--days", min=7, help="Days of contact history."),
-    scale: float = typer.Option(1.0, "--scale", min=0.05, help="Multiplier on the number of rows."),
-    seed: int = typer.Option(42, "--seed", help="Random seed."),
-) -> None:
-    """Simulate contacts, tickets, customers, a per-call queue log and agents (seeded)."""
-    for name, path in simulate_all(out, days, scale, seed).items():
-        typer.echo(f"{name:<10} {path}  ({sum(1 for _ in open(path)) - 1} rows)")
