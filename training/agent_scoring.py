@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from features.agents import (
     group_key,
 )
 from monitoring.fairness import FOUR_FIFTHS, AuditConfig, audit_frame, registry_fields
+from servicelens.tasks import TrainResult
 
 __all__ = [
     "DEFAULT_BIAS",
@@ -42,6 +44,8 @@ __all__ = [
     "audit_scorer",
     "mitigate",
     "train",
+    "score",
+    "load_agents",
     "train_and_register",
 ]
 
@@ -376,33 +380,71 @@ def _register(scorer: AgentScorer, test_df: pd.DataFrame, audit: dict[str, Any],
     return version.version
 
 
+def score(scorer: AgentScorer, df: pd.DataFrame) -> dict[str, float]:
+    """ROC AUC, accuracy, Brier and selection rate of one model on labelled agents: what
+    ``promote_evaluated`` compares for the candidate and the champion."""
+    return evaluate(scorer, df)
+
+
+def load_agents(path: str | Path) -> pd.DataFrame:
+    """Agent rows (simulator columns: metrics, sensitive attributes, the QA label)."""
+    df = pd.read_csv(path)
+    missing = sorted({LABEL_COLUMN, *METRIC_COLUMNS} - set(df.columns))
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}")
+    return df
+
+
 def train_and_register(
+    data: pd.DataFrame | None = None,
     *,
-    n: int = 8000,
     seed: int = 42,
-    bias: dict[str, Any] | None = DEFAULT_BIAS,
-    do_mitigate: bool = True,
     promote: bool = True,
     approver: str = "servicelens-train",
+    reason: str = "trained by training.agent_scoring",
+    n: int = 8000,
+    bias: dict[str, Any] | None = DEFAULT_BIAS,
+    do_mitigate: bool = True,
+    promote_mitigated: bool = False,
     n_boot: int = 200,
     report: bool = True,
     metricframe: bool = True,
-) -> dict[str, Any]:
-    """Simulate agents, train, audit, register, try to promote; mitigate and register the
-    chosen mitigated model as ``challenger``. Returns a JSON-able summary (the demo calls this)."""
+) -> TrainResult:
+    """Train, audit, register and try to promote the agent-scoring model; mitigate and register
+    the chosen mitigated model as ``challenger`` (and, with ``promote_mitigated``, try it for
+    champion through the same gates, fairness included).
+
+    ``data`` holds agent rows; None simulates ``n`` agents with ``bias`` injected. Every
+    promotion goes through ``promote_evaluated`` on the held-out half of the agents.
+    """
     import model_registry
     from model_registry.lineage import data_fingerprint
-    from servicelens.simulator.agents import simulate_agents
 
-    df = simulate_agents(n, seed=seed, bias=bias)
-    res = train(df, seed=seed, do_mitigate=do_mitigate, n_boot=n_boot, metricframe=metricframe)
-    fp = "agents-test-" + str(data_fingerprint(res["test"])["data_sha256"])[:16]
+    if data is None:
+        from servicelens.simulator.agents import simulate_agents
+
+        data = simulate_agents(n, seed=seed, bias=bias)
+    res = train(data, seed=seed, do_mitigate=do_mitigate, n_boot=n_boot, metricframe=metricframe)
+    test_df = res["test"]
+    fp = "agents-test-" + str(data_fingerprint(test_df)["data_sha256"])[:16]
+
+    def gate(version: str, why: str, alias: str = "champion") -> Any:
+        return model_registry.promote_evaluated(
+            TASK,
+            version,
+            evaluate=lambda model: score(model, test_df),
+            eval_fingerprint=fp,
+            reason=why,
+            approver=approver,
+            alias=alias,
+        )
+
     base_v = _register(
         res["base"],
-        res["test"],
+        test_df,
         res["audit"],
         fp,
-        params={"n": n, "seed": seed, "bias": bias, "model": "logistic_regression"},
+        params={"n": len(data), "seed": seed, "bias": bias, "model": "logistic_regression"},
         train_data=res["train"],
         description="agent scoring, logistic regression on interaction metrics",
     )
@@ -411,12 +453,9 @@ def train_and_register(
         "bias": bias,
         "base": {"version": base_v, "metrics": res["metrics"], **_fair(res["audit"])},
     }
-    if promote:
-        result = model_registry.promote(
-            TASK, base_v, reason="trained by train_and_register", approver=approver
-        )
-        summary["base"]["promotion"] = result.summary()
-        summary["base"]["promoted"] = result.promoted
+    promotion = gate(base_v, reason) if promote else None
+    if promotion is not None:
+        summary["base"].update(promotion=promotion.summary(), promoted=promotion.promoted)
     reports: dict[str, str] = {}
     mit: MitigationReport | None = res.get("mitigation")
     if mit is not None:
@@ -431,30 +470,71 @@ def train_and_register(
             "reason": "no adequately sized group flagged; nothing to mitigate",
         }
     if mit is not None:
-        summary["mitigation"] = {"sensitive_features": mit.sensitive_features, "table": mit.table}
-        summary["mitigation"]["chosen"] = mit.chosen
-        summary["mitigation"]["reason"] = mit.reason
+        summary["mitigation"] = {
+            "sensitive_features": mit.sensitive_features,
+            "table": mit.table,
+            "chosen": mit.chosen,
+            "reason": mit.reason,
+        }
         if mit.chosen:
-            scorer = mit.scorers[mit.chosen]
             v = _register(
-                scorer,
-                res["test"],
+                mit.scorers[mit.chosen],
+                test_df,
                 mit.audits[mit.chosen],
                 fp,
-                params={"n": n, "seed": seed, "bias": bias, "mitigation": mit.chosen},
+                params={"n": len(data), "seed": seed, "bias": bias, "mitigation": mit.chosen},
                 train_data=res["train"],
                 description=f"agent scoring mitigated with {mit.chosen}",
             )
-            result = model_registry.promote(
-                TASK, v, reason=f"mitigated model ({mit.reason})", approver=approver, alias="challenger"
-            )
+            challenger = gate(v, f"mitigated model ({mit.reason})", alias="challenger")
             summary["mitigation"].update(
-                version=v, promoted_challenger=result.promoted, promotion=result.summary()
+                version=v, promoted_challenger=challenger.promoted, promotion=challenger.summary()
             )
+            if promote and promote_mitigated and not (promotion and promotion.promoted):
+                champion = gate(v, f"mitigated with {mit.chosen}: passes the four-fifths gate")
+                summary["mitigation"].update(
+                    promoted_champion=champion.promoted, champion_promotion=champion.summary()
+                )
             if report:
                 reports["mitigated"] = _write(mit.audits[mit.chosen], f"agent_scoring_v{v}", v)
     summary["reports"] = reports
-    return summary
+    return TrainResult(
+        task=TASK,
+        version=base_v,
+        metrics=dict(res["metrics"]),
+        promotion=promotion,
+        reports=reports,
+        figures=_figures(summary),
+        details=summary,
+    )
+
+
+def _figures(summary: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers a reviewer reads first (demo index page, CLI summary)."""
+    base = summary["base"]
+    worst = base.get("worst_group") or {}
+    figures: dict[str, Any] = {
+        "base_version": base["version"],
+        "base_promoted": base.get("promoted"),
+        "base_min_impact_ratio": base.get("min_impact_ratio"),
+        "base_worst_group": f"{worst.get('feature')}={worst.get('group')}" if worst else None,
+        "base_flagged": base.get("flagged"),
+        "base_accuracy": round(float(base["metrics"].get("accuracy", float("nan"))), 4),
+    }
+    mit = summary.get("mitigation") or {}
+    figures["mitigation"] = mit.get("chosen")
+    if mit.get("version"):
+        chosen = next((row for row in mit.get("table", []) if row.get("method") == mit.get("chosen")), {})
+        figures.update(
+            challenger_version=mit["version"],
+            mitigated_min_impact_ratio=chosen.get("min_impact_ratio"),
+            mitigated_accuracy=chosen.get("accuracy"),
+        )
+        if "promoted_champion" in mit:
+            figures["challenger_promoted_to_champion"] = mit["promoted_champion"]
+    else:
+        figures["mitigation_reason"] = mit.get("reason")
+    return figures
 
 
 def _fair(audit: dict[str, Any]) -> dict[str, Any]:
@@ -478,6 +558,7 @@ def _fair(audit: dict[str, Any]) -> dict[str, Any]:
 
 def _write(audit: dict[str, Any], stem: str, version: str) -> str:
     from monitoring.fairness_report import write_report
+
     from servicelens.settings import get_settings
 
     audit["meta"].update(model=f"servicelens-{TASK.replace('_', '-')}", model_version=version)

@@ -1,4 +1,4 @@
-"""``servicelens train agent_scoring`` and ``servicelens evaluate agent_scoring``.
+"""``servicelens agent-scoring train|evaluate``.
 
 Training simulates an agent population (with a known, optional injected bias), fits the model,
 audits it, registers it, tries to promote it through the gates (the fairness gate refuses a
@@ -30,9 +30,12 @@ def _bias(
     return out
 
 
-def _train(
+def train(
+    data: Path = typer.Option(
+        None, "--input", "--data", help="Agent CSV (simulator columns); default: simulate --n agents."
+    ),
     n: int = typer.Option(8000, "--n", help="Simulated agents (half train, half held out)."),
-    seed: int = typer.Option(42, "--seed"),
+    seed: int = typer.Option(42, "--seed", help="Random seed of the simulator and the model."),
     bias_attribute: str | None = typer.Option(
         "primary_language", "--bias-attribute", help="Sensitive attribute of the injected bias ('' for none)."
     ),
@@ -46,18 +49,27 @@ def _train(
         False, "--mitigate/--no-mitigate", help="Also fit and register mitigations."
     ),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Try to move @champion to it."),
+    approver: str = typer.Option("servicelens-train", "--approver", help="Who trains (recorded with the promotion)."),
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap resamples for the audit CIs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
 ) -> None:
     """Train, audit, register and gate the agent-scoring model (optionally mitigated)."""
-    from training.agent_scoring import train_and_register
+    from training.agent_scoring import load_agents, train_and_register
 
+    frame = None
+    if data is not None:
+        try:
+            frame = load_agents(data)
+        except (OSError, ValueError) as exc:
+            typer.echo(f"error: --input {exc}", err=True)
+            raise typer.Exit(2) from exc
     bias = _bias(bias_attribute, bias_group, strength, via, proxy)
-    summary = train_and_register(
-        n=n, seed=seed, bias=bias, do_mitigate=mitigate, promote=promote, n_boot=n_boot
+    result = train_and_register(
+        frame, n=n, seed=seed, bias=bias, do_mitigate=mitigate, promote=promote, approver=approver, n_boot=n_boot
     )
+    summary = result.details
     if as_json:
-        typer.echo(json.dumps(summary, default=str))
+        typer.echo(json.dumps(result.to_dict(), default=str))
         return
     base = summary["base"]
     typer.echo(f"registered servicelens-agent-scoring v{base['version']}: {json.dumps(base['metrics'])}")
@@ -86,25 +98,27 @@ def _fmt(x: object) -> str:
     return f"{x:.4f}" if isinstance(x, float) else str(x)
 
 
-def _evaluate(
+def evaluate(
     train: Path = typer.Option(..., "--train", exists=True, help="Agent CSV (simulator columns) to fit on."),
     test: Path = typer.Option(..., "--test", exists=True, help="Agent CSV to score."),
-    seed: int = typer.Option(42, "--seed"),
+    seed: int = typer.Option(42, "--seed", help="Random seed of the model."),
     as_json: bool = typer.Option(False, "--json", help="Last line: one JSON object."),
 ) -> None:
     """Fit on TRAIN, score TEST: ROC AUC, accuracy, Brier vs a CSAT-only baseline."""
     import time
 
-    import pandas as pd
+    from training.agent_scoring import evaluate_baselines, fit_base, load_agents, score
 
-    from training.agent_scoring import evaluate, evaluate_baselines, fit_base
-
-    train_df, test_df = pd.read_csv(train), pd.read_csv(test)
+    try:
+        train_df, test_df = load_agents(train), load_agents(test)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     t0 = time.perf_counter()
     model = fit_base(train_df, seed)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    metrics = evaluate(model, test_df)
+    metrics = score(model, test_df)
     report = {
         "task": "agent_scoring",
         "n_train": len(train_df),
@@ -120,7 +134,7 @@ def _evaluate(
         typer.echo(f"{name:<22}" + "".join(f"{k}={v:.4f}  " for k, v in m.items()))
 
 
-def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    """Add ``train agent_scoring`` and ``evaluate agent_scoring``."""
-    train_app.command("agent_scoring")(_train)
-    evaluate_app.command("agent_scoring")(_evaluate)
+def register(app: typer.Typer) -> None:
+    """Add ``servicelens agent-scoring train`` and ``servicelens agent-scoring evaluate``."""
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)

@@ -24,16 +24,15 @@ from features.abandonment_model import (
     rule_threshold,
 )
 from features.calls import parse_calls, queue_state_features
-from features.calls import read_call_log as load_calls
+from servicelens.tasks import TrainResult
 
 __all__ = [
     "LGBM_PARAMS",
     "build_features",
     "fit_abandonment",
     "evaluate",
-    "train",
+    "score",
     "train_and_register",
-    "load_calls",
 ]
 
 logger = logging.getLogger(__name__)
@@ -155,54 +154,93 @@ def evaluate(
     return report
 
 
-def train(
-    raw: pd.DataFrame,
+def _test_days(raw: pd.DataFrame) -> int:
+    """Days held out at the end: a quarter of the log, at most a week (28 days of log -> 7)."""
+    return min(7, max(1, pd.to_datetime(raw["call_date"]).dt.normalize().nunique() // 4))
+
+
+def score(predictor: AbandonmentPredictor, raw: pd.DataFrame) -> dict[str, float]:
+    """ROC-AUC, precision and recall of one model's trigger on every queued call of a raw log
+    (queue state rebuilt from the log itself): what ``registry promote --eval-data`` compares."""
+    return _score_features(predictor, build_features(raw))
+
+
+def _score_features(predictor: AbandonmentPredictor, feats: pd.DataFrame) -> dict[str, float]:
+    prob = predictor.abandon_probability(feats)
+    return _metrics(feats["abandoned"].to_numpy(), prob, prob >= predictor.threshold)
+
+
+def train_and_register(
+    data: pd.DataFrame | None = None,
     *,
     seed: int = 42,
-    test_days: int = 7,
-    target_precision: float | None = None,
     promote: bool = True,
-    approver: str = "training-pipeline",
+    approver: str = "servicelens-train",
+    reason: str = "trained by training.intervention",
+    days: int = 10,
+    test_days: int | None = None,
+    target_precision: float | None = 0.5,
     n_jobs: int = 1,
-) -> dict[str, Any]:
-    """Measure on the last ``test_days`` days, refit on everything, register, try to promote."""
-    from model_registry import register_and_promote
+) -> TrainResult:
+    """Measure on the last ``test_days`` days, refit on everything, register, try to promote.
 
-    days = sorted(pd.to_datetime(raw["call_date"]).dt.normalize().unique())
-    cut = days[-test_days - 1] if len(days) > test_days else days[len(days) // 2]
+    ``data`` is a raw per-call log (israel_bank_calls columns); None simulates ``days`` days.
+    The candidate's numbers come from its fit on the days before the cut; the champion is scored
+    on the very same later calls, so ``promote_evaluated`` compares like with like.
+    """
+    import model_registry
+
+    raw = data
+    if raw is None:
+        from servicelens.simulator.calls import simulate_calls
+
+        raw = simulate_calls(days, seed=seed)
+    raw = raw.astype(str)
+    test_days = test_days or _test_days(raw)
+    day_list = sorted(pd.to_datetime(raw["call_date"]).dt.normalize().unique())
+    cut = day_list[-test_days - 1] if len(day_list) > test_days else day_list[len(day_list) // 2]
     dates = pd.to_datetime(raw["call_date"])
     report = evaluate(raw[dates <= cut], raw, seed=seed, n_jobs=n_jobs)
     feats = build_features(raw)
+    held_out = feats[pd.to_datetime(feats["call_date"]) > pd.Timestamp(report["test_after"])]
     predictor = fit_abandonment(feats, seed=seed, n_jobs=n_jobs, target_precision=target_precision)
     sample = feats[ABANDON_FEATURES]
-    result = register_and_promote(
+    fingerprint = f"calls-after:{report['test_after']}:{report['n_test']}"
+    registered = model_registry.register(
         "intervention",
         predictor,
-        promote_to_champion=promote,
-        reason="trained by training.intervention",
-        approver=approver,
-        metrics={k: v for k, v in report["model"].items()},
+        metrics=dict(report["model"]),
         params={**LGBM_PARAMS, "threshold": predictor.threshold, "seed": seed},
         train_data=feats,
         time_col="call_date",
         reference_sample=sample.sample(min(len(sample), 1000), random_state=seed),
         input_example=sample.head(3),
-        eval_fingerprint=f"calls-after:{report['test_after']}:{report['n_test']}",
+        eval_fingerprint=fingerprint,
         requirements=("lightgbm", "scikit-learn"),
         tags={
             "queue_rule_precision": f"{report['baselines']['queue_length_rule']['precision']:.4f}",
             "threshold_policy": f"precision>={target_precision}" if target_precision else "queue-rule recall",
         },
     )
-    return {**result, "report": report}
-
-
-def train_and_register(
-    raw: pd.DataFrame | None = None, *, days: int = 10, seed: int = 42, promote: bool = True
-) -> dict[str, Any]:
-    """Demo helper: train on ``raw`` (default: a simulated call log) and register/promote."""
-    if raw is None:
-        from servicelens.simulator.calls import simulate_calls
-
-        raw = simulate_calls(days, seed=seed)
-    return train(raw, seed=seed, test_days=max(1, days // 4), target_precision=0.5, promote=promote)
+    promotion = None
+    if promote:
+        promotion = model_registry.promote_evaluated(
+            "intervention",
+            registered.version,
+            evaluate=lambda model: _score_features(model, held_out),
+            candidate_metrics=dict(report["model"]),
+            eval_fingerprint=fingerprint,
+            reason=reason,
+            approver=approver,
+        )
+    rule = report["baselines"]["queue_length_rule"]
+    figures = {k: round(float(v), 4) for k, v in report["model"].items()}
+    figures.update(rule_precision=round(float(rule["precision"]), 4), rule_recall=round(float(rule["recall"]), 4))
+    return TrainResult(
+        task="intervention",
+        version=registered.version,
+        metrics=dict(report["model"]),
+        promotion=promotion,
+        figures=figures,
+        details=report,
+    )

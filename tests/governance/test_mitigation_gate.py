@@ -61,7 +61,7 @@ def test_gate_unit_rules() -> None:
 
 
 def test_registry_refuses_biased_model_and_overrides_need_two_approvers(sl_env: Settings) -> None:
-    summary = train_and_register(n=8000, seed=42, n_boot=0, report=False, metricframe=False)
+    summary = train_and_register(n=8000, seed=42, n_boot=0, report=False, metricframe=False).details
     base_v = summary["base"]["version"]
     assert summary["base"]["promoted"] is False
     assert model_registry.version_info(TASK, alias="champion") is None
