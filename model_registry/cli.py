@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -27,6 +29,21 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
         typer.echo(f"{m['name']}: versions {', '.join(m['versions'])}; {aliases}")
 
 
+def _task(name: str) -> str:
+    """Registry name of a task, or exit 2 naming the known ones."""
+    from servicelens.tasks import get_task
+
+    try:
+        spec = get_task(name)
+    except KeyError as exc:
+        typer.echo(f"error: TASK: {exc.args[0]}", err=True)
+        raise typer.Exit(2) from exc
+    if not spec.registered:
+        typer.echo(f"error: TASK: {spec.name} registers no model", err=True)
+        raise typer.Exit(2)
+    return spec.name
+
+
 @app.command("promote")
 def promote_cmd(
     task: str = typer.Argument(..., help="Task, e.g. forecast, tagging, churn, intervention, agent_scoring."),
@@ -35,18 +52,57 @@ def promote_cmd(
     approver: str = typer.Option(..., "--approver", help="Who approves the move."),
     alias: str = typer.Option("champion", "--alias", help="champion or challenger."),
     min_delta: float = typer.Option(0.0, "--min-delta", help="Required improvement on the primary metric."),
+    eval_data: Path | None = typer.Option(
+        None,
+        "--eval-data",
+        help="Evaluation rows in the task's data format: the candidate and the champion are both "
+        "scored on them, then the gates decide (needed to promote a retrained model).",
+    ),
 ) -> None:
     """Move an alias to VERSION if every gate passes; exits 1 with the failing gates if not."""
-    from model_registry.registry import promote
+    from model_registry.registry import promote, promote_evaluated
 
+    task = _task(task)
     try:
-        result = promote(task, version, reason=reason, approver=approver, alias=alias, min_delta=min_delta)
+        if eval_data is None:
+            result = promote(task, version, reason=reason, approver=approver, alias=alias, min_delta=min_delta)
+        else:
+            score, frame, fingerprint = _evaluation(task, eval_data)
+            result = promote_evaluated(
+                task,
+                version,
+                evaluate=lambda model: score(model, frame),
+                eval_fingerprint=fingerprint,
+                reason=reason,
+                approver=approver,
+                alias=alias,
+                min_delta=min_delta,
+            )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(result.summary())
     if not result.promoted:
         raise typer.Exit(1)
+
+
+def _evaluation(task: str, path: Path) -> tuple[Any, Any, str]:
+    """The task's scoring function, the rows read with its own loader, and a fingerprint of the file."""
+    import hashlib
+
+    from servicelens.tasks import get_task
+
+    spec = get_task(task)
+    if not path.is_file():
+        raise ValueError(f"--eval-data {path}: no such file")
+    try:
+        frame = spec.entry("load_eval_data")(path)
+    except (OSError, LookupError) as exc:
+        raise ValueError(f"--eval-data {path}: {exc}") from exc
+    if len(frame) == 0:
+        raise ValueError(f"--eval-data {path}: no rows")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return spec.entry("score"), frame, f"{task}-eval:{path.name}:{digest}"
 
 
 @app.command("override")
@@ -60,6 +116,7 @@ def override_cmd(
     """Record a gate override (two distinct approvers); promote afterwards."""
     from model_registry.registry import record_override
 
+    task = _task(task)
     try:
         record_override(task, version, justification=justification, approvers=approver, gate=gate)
     except ValueError as exc:
@@ -76,6 +133,7 @@ def history_cmd(
     """Every alias move, refusal and override: from, to, when, who, why, gate results."""
     from model_registry.registry import history
 
+    task = _task(task)
     events = history(task)
     if as_json:
         typer.echo(json.dumps(events))
