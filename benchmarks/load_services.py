@@ -1,6 +1,6 @@
 """Bounded load on the served suite: p50/p95 latency, error rate and throughput per endpoint.
 
-Sends a fixed number of requests per example endpoint (``services/examples.py``) from N concurrent
+Sends a fixed number of requests per example endpoint (``servicelens/demo/examples.py``) from N concurrent
 clients (default 8) with a time limit, and compares each with the service's ``GET /healthz`` (the
 framework's floor, measured in the same run). Exits 1 if any request fails.
 
@@ -24,43 +24,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-SERVICES = ("forecast", "tagging", "churn", "intervention", "governance")
-ROLES = ("planner", "pipeline", "governance", "admin")
+from servicelens.apikeys import ROLES, write_keys
+from servicelens.tasks import services
 
-
-def _train_all(seed: int) -> dict[str, Any]:
-    """Tiny models for the five tasks (about 30 s); returns the frames they were trained on."""
-    from servicelens.simulator.agents import simulate_agents
-    from servicelens.simulator.calls import simulate_calls
-    from servicelens.simulator.contacts import simulate_contacts
-    from servicelens.simulator.customers import simulate_customers
-    from servicelens.simulator.tickets import simulate_tickets
-    from training import agent_scoring, churn, forecast, intervention, tagging
-
-    data = {
-        "contacts": simulate_contacts(42, ["billing", "chat"], seed=seed),
-        "tickets": simulate_tickets(400, seed=seed),
-        "customers": simulate_customers(900, seed=seed),
-        "calls": simulate_calls(days=4, seed=seed),
-        "agents": simulate_agents(2000, seed=seed, bias=None),
-    }
-    forecast.train_and_register(data["contacts"], candidates=("slot_mean", "seasonal_naive"))
-    specs = [(h, data["tickets"], "text", h) for h in ("intent", "sentiment", "urgency")]
-    tagging.train_and_register(specs, cfg=tagging.TaggingConfig(families=("tfidf",)), seed=seed)
-    churn.train_and_register(data["customers"], seed=seed)
-    intervention.train_and_register(data["calls"], days=4, seed=seed)
-    agent_scoring.train_and_register(
-        n=2000, seed=seed, bias=None, do_mitigate=False, report=False, n_boot=0, metricframe=False
-    )
-    return data
+SERVICES = tuple(s.name for s in services())
 
 
 def _start_suite(seed: int, db_url: str | None) -> tuple[Any, dict[str, str], dict[str, str], dict[str, Any]]:
     """Train, write hashed keys, start the five services; returns (group, urls, keys, data)."""
-    import yaml
-
+    from servicelens.demo.examples import train_tiny_suite
     from servicelens.settings import Settings
-    from services.base import hash_key
     from services.runner import start_services
 
     home = Path(tempfile.mkdtemp(prefix="sl_load_")) / "home"
@@ -82,10 +55,9 @@ def _start_suite(seed: int, db_url: str | None) -> tuple[Any, dict[str, str], di
         os.environ.pop("SERVICELENS_DB_URL", None)
     settings = Settings()
     settings.ensure_dirs()
-    entries = [{"sha256": hash_key(k), "roles": [r]} for r, k in keys.items()]
-    (home / "api_keys.yaml").write_text(yaml.safe_dump({"keys": entries}))
+    write_keys(home / "api_keys.yaml", keys)
     print(f"training tiny models into {home} ...", file=sys.stderr, flush=True)
-    data = _train_all(seed)
+    data, _ = train_tiny_suite(seed)
     print("starting the five services ...", file=sys.stderr, flush=True)
     group = start_services(list(SERVICES), ports=_free_ports(), settings=settings, env=env, timeout=300)
     return group, {name: group.url(name) for name in SERVICES}, keys, data
@@ -104,7 +76,7 @@ def _free_ports() -> dict[str, int]:
 
 def _plan(urls: dict[str, str], keys: dict[str, str], data: dict[str, Any] | None, seed: int) -> list[dict]:
     """(label, url, method, path, body, headers, ok) per endpoint: healthz baselines, then examples."""
-    from services.examples import example_requests
+    from servicelens.demo.examples import example_requests
 
     plan = [
         {"label": f"{name} GET /healthz (baseline)", "url": urls[name], "method": "GET", "path": "/healthz",
@@ -156,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="Print the rows as JSON on the last line.")
     args = parser.parse_args(argv)
 
+    from loadtest import run_load
     from rich.progress import Progress
-
-    from services.loadtest import run_load
 
     given = {name: getattr(args, f"url_{name}") for name in SERVICES}
     group, data = None, None

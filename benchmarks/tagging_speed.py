@@ -97,7 +97,7 @@ def main() -> None:
     import httpx
     import numpy as np
 
-    from services.loadtest import run_load
+    from loadtest import run_load
 
     if args.train:
         _train_champion(quantized=args.int8, encoder_passes=args.encoder_passes)

@@ -20,7 +20,7 @@ Every registered task's training entry point has one contract::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,6 +38,8 @@ __all__ = [
     "service_ports",
     "resolve",
     "task_of_service",
+    "train_task",
+    "train_all",
 ]
 
 
@@ -234,7 +236,8 @@ TASKS: tuple[TaskSpec, ...] = (
         gates=("monitoring.fairness:fairness_gate",),
         cli=("training.agent_scoring_cli",),
         help="Agent scoring: train (with bias audit and mitigation), evaluate.",
-        demo_data="agents",
+        # None: the demo trains on simulated agents with a known injected bias (the audit's story)
+        demo_data=None,
     ),
 )
 
@@ -261,6 +264,43 @@ def services() -> list[ServiceSpec]:
 def service_ports() -> dict[str, int]:
     """Default loopback port per service (ARCHITECTURE contract: 8101-8105)."""
     return {s.name: s.port for s in services()}
+
+
+def train_task(
+    spec: TaskSpec,
+    data: Mapping[str, Any],
+    *,
+    seed: int = 42,
+    approver: str = "servicelens-train",
+    reason: str | None = None,
+    **options: Any,
+) -> TrainResult:
+    """Train, register and try to promote one task on its data set from ``data`` (keyed like
+    the simulators' output: ``contacts``, ``tickets``, ...; a task without ``demo_data`` simulates
+    its own)."""
+    frame = data.get(spec.demo_data) if spec.demo_data else None
+    return spec.entry("train")(
+        frame, seed=seed, approver=approver, reason=reason or f"trained by {approver}", **options
+    )
+
+
+def train_all(
+    data: Mapping[str, Any],
+    *,
+    seed: int = 42,
+    approver: str = "servicelens-train",
+    reason: str | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, TrainResult]:
+    """Every registered task in registry order (demo, served-suite tests, load benchmark).
+
+    ``options`` maps a task name to extra keyword arguments of its ``train_and_register``.
+    """
+    options = options or {}
+    return {
+        spec.name: train_task(spec, data, seed=seed, approver=approver, reason=reason, **options.get(spec.name, {}))
+        for spec in registered_tasks()
+    }
 
 
 def task_of_service(service: str) -> TaskSpec:

@@ -43,7 +43,7 @@ def _logged_tags(settings: Settings) -> list[str]:
 def test_sigkill_mid_load_then_restart_loses_nothing(
     sl_env: Settings, pg_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.examples import example_requests
+    from servicelens.demo.examples import example_requests
     from training.churn import train_and_register
 
     monkeypatch.setenv("SERVICELENS_DB_URL", pg_database)

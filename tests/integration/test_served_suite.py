@@ -23,21 +23,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pandas as pd
 import pytest
-import yaml
 from sqlalchemy import create_engine, text
 
-from services.examples import ExampleCall, example_requests
+from servicelens.apikeys import ROLES, write_keys
+from servicelens.demo.examples import ExampleCall, example_requests, train_tiny_suite
+from servicelens.tasks import services, task_of_service
 
 from .conftest import create_database, drop_database, free_port, pg_url
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("forecast", "tagging", "churn", "intervention", "governance")
-ROLES = ("planner", "pipeline", "governance", "admin")
-TASK_OF = {"forecast": "forecast", "tagging": "tagging", "churn": "churn", "intervention": "intervention",
-           "governance": "agent_scoring"}  # fmt: skip
+SERVICES = tuple(s.name for s in services())
+TASK_OF = {name: task_of_service(name).name for name in SERVICES}
 #: examples per operation, sized so every service gets >= MIN_FUZZ generated requests
 #: (GETs without parameters yield only a handful; the POST bodies carry the budget).
 FUZZ_EXAMPLES = {"forecast": 112, "tagging": 130, "churn": 330, "intervention": 330, "governance": 110}
@@ -65,42 +63,10 @@ class Suite:
     fuzz: dict[str, Any] = field(default_factory=dict)
 
 
-def _train_all(seed: int = 42) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Tiny models for the five tasks (~30 s); returns the training frames and versions."""
-    from servicelens.simulator.agents import simulate_agents
-    from servicelens.simulator.calls import simulate_calls
-    from servicelens.simulator.contacts import simulate_contacts
-    from servicelens.simulator.customers import simulate_customers
-    from servicelens.simulator.tickets import simulate_tickets
-    from training import agent_scoring, churn, forecast, intervention, tagging
-
-    data = {
-        "contacts": simulate_contacts(42, ["billing", "chat"], seed=seed),
-        "tickets": simulate_tickets(400, seed=seed),
-        "customers": simulate_customers(900, seed=seed),
-        "calls": simulate_calls(days=4, seed=seed),
-        "agents": simulate_agents(2000, seed=seed, bias=None),
-    }
-    versions = {
-        "forecast": forecast.train_and_register(data["contacts"], candidates=("slot_mean", "seasonal_naive"))
-    }
-    specs = [(h, data["tickets"], "text", h) for h in ("intent", "sentiment", "urgency")]
-    res = tagging.train_and_register(specs, cfg=tagging.TaggingConfig(families=("tfidf",)), seed=seed)
-    versions["tagging"] = res["version"]
-    versions["churn"] = churn.train_and_register(data["customers"], seed=seed)["version"]
-    versions["intervention"] = intervention.train_and_register(data["calls"], days=4, seed=seed)["version"]
-    summary = agent_scoring.train_and_register(
-        n=2000, seed=seed, bias=None, do_mitigate=False, report=False, n_boot=0, metricframe=False
-    )
-    versions["agent_scoring"] = summary["base"]["version"]
-    return data, {k: str(v) for k, v in versions.items()}
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, postgres_available: None) -> Iterator[Trained]:
     from model_registry import version_info
     from servicelens.settings import Settings
-    from services.base import hash_key
 
     db = create_database("sl_suite")
     home = tmp_path_factory.mktemp("served_suite") / "home"
@@ -125,9 +91,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, postgres_available: None) 
         for name, value in env.items():
             mp.setenv(name, value)
         Settings().ensure_dirs()
-        entries = [{"sha256": hash_key(k), "roles": [r]} for r, k in keys.items()]
-        (home / "api_keys.yaml").write_text(yaml.safe_dump({"keys": entries}))
-        data, versions = _train_all()
+        write_keys(home / "api_keys.yaml", keys)
+        data, results = train_tiny_suite()
+        versions = {task: result.version for task, result in results.items()}
         for task, version in versions.items():
             info = version_info(task, alias="champion")
             assert info is not None and str(info["version"]) == version, f"{task} v{version} not champion"
@@ -354,7 +320,7 @@ def _accepted_posts(url: str) -> dict[str, int]:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_fuzz_no_5xx_json_4xx_and_accepted_requests_logged(suite: Suite, service: str) -> None:
-    from services.fuzz import fuzz_service
+    from tests.fuzz import fuzz_service
 
     url = suite.urls[service]
     started = time.perf_counter()

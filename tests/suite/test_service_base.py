@@ -161,7 +161,7 @@ def test_api_key_roles(sl_env: Settings, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_fuzzing_finds_no_server_errors(sl_env: Settings) -> None:
-    from services.fuzz import fuzz_service
+    from tests.fuzz import fuzz_service
 
     reg.promote("forecast", _register(2.0, 0.1), reason="r", approver="t")
     app = ToyService.to_asgi()

@@ -46,7 +46,7 @@ def _last_json(text: str) -> dict[str, Any]:
 
 def call_all(state: DemoState) -> None:
     """Send each example request with the right role's key; record status and a summary."""
-    from services.examples import example_requests
+    from servicelens.demo.examples import example_requests
 
     calls: list[dict[str, Any]] = []
     for ex in example_requests(state.data, seed=state.seed):

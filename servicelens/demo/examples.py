@@ -234,3 +234,36 @@ def example_requests(data: dict[str, pd.DataFrame] | None = None, seed: int = 42
         *_intervention(calls, customers, tickets, rng),
         *_governance(agents, rng),
     ]
+
+
+def train_tiny_suite(seed: int = 42) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Tiny models for every registered task (about 30 s on 2 cores), trained through the task
+    registry: what the served-suite tests, the kill test and the load benchmark serve.
+
+    Returns the training frames (pass them to :func:`example_requests` so queues and heads match)
+    and the :class:`servicelens.tasks.TrainResult` per task.
+    """
+    from servicelens.simulator.agents import simulate_agents
+    from servicelens.simulator.calls import simulate_calls
+    from servicelens.simulator.contacts import simulate_contacts
+    from servicelens.simulator.customers import simulate_customers
+    from servicelens.simulator.tickets import simulate_tickets
+    from servicelens.tasks import train_all
+    from training.tagging import TaggingConfig
+
+    data = {
+        "contacts": simulate_contacts(42, ["billing", "chat"], seed=seed),
+        "tickets": simulate_tickets(400, seed=seed),
+        "customers": simulate_customers(900, seed=seed),
+        "calls": simulate_calls(days=4, seed=seed),
+        "agents": simulate_agents(2000, seed=seed, bias=None),
+    }
+    options: dict[str, dict[str, Any]] = {
+        "forecast": {"candidates": ("slot_mean", "seasonal_naive")},
+        "tagging": {"cfg": TaggingConfig(families=("tfidf",))},
+        "agent_scoring": {
+            "n": 2000, "bias": None, "do_mitigate": False, "report": False, "n_boot": 0, "metricframe": False
+        },
+    }  # fmt: skip
+    results = train_all(data, seed=seed, reason="tiny suite for tests and benchmarks", options=options)
+    return data, results

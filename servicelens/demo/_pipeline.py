@@ -1,9 +1,4 @@
-"""``servicelens demo``: the main job, end to end, on embedded defaults.
-
-Simulate a contact center (or read the real sets with ``--data-dir``), train every model,
-register and promote through the gates, start the services, call every endpoint as its users
-would, check drift, and write one ``index.html`` linking the reports with the key figures.
-"""
+"""The demo's steps and their order; each step is a plain call into the library."""
 
 from __future__ import annotations
 
@@ -17,43 +12,22 @@ from typing import Any
 
 import pandas as pd
 import typer
-import yaml
 
-from servicelens.settings import Settings, get_settings
+from servicelens.apikeys import ROLES, write_keys
+from servicelens.demo._state import DemoState
+from servicelens.settings import get_settings
+from servicelens.tasks import TaskSpec, registered_tasks, train_task
 
-__all__ = ["demo", "run_demo", "DemoState"]
+__all__ = ["demo_command", "run_demo"]
 
 logger = logging.getLogger(__name__)
-
-ROLES = ("planner", "pipeline", "governance", "admin")
-
-
-class DemoState:
-    """What the steps hand to each other: data, versions, figures, report paths."""
-
-    def __init__(self, settings: Settings, data_dir: Path | None, seed: int, days: int) -> None:
-        self.settings = settings
-        self.real_dir = data_dir
-        self.seed = seed
-        self.days = days
-        self.data: dict[str, pd.DataFrame] = {}
-        self.versions: dict[str, str] = {}
-        self.figures: dict[str, dict[str, Any]] = {}
-        self.reports: dict[str, Path] = {}
-        self.keys: dict[str, str] = {}
-        self.group: Any = None
-        self.timings: dict[str, float] = {}
 
 
 def _write_api_keys(state: DemoState) -> Path:
     """One fresh key per role; only hashes go in the keys file the services read."""
-    from services.base import hash_key
-
     state.keys = {role: secrets.token_urlsafe(24) for role in ROLES}
     keys_file = state.settings.home_dir / "api_keys.yaml"
-    keys_file.write_text(
-        yaml.safe_dump({"keys": [{"sha256": hash_key(k), "roles": [r]} for r, k in state.keys.items()]})
-    )
+    write_keys(keys_file, state.keys)
     plain = state.settings.home_dir / "demo_api_keys.json"
     plain.write_text(json.dumps(state.keys, indent=2))
     plain.chmod(0o600)
@@ -61,7 +35,7 @@ def _write_api_keys(state: DemoState) -> Path:
 
 
 def _step_data(state: DemoState) -> None:
-    from servicelens.simulate_cli import simulate_all
+    from servicelens.simulator import simulate_all
 
     if state.real_dir is None:
         paths = simulate_all(state.settings.data_dir / "demo", days=state.days, seed=state.seed)
@@ -69,29 +43,50 @@ def _step_data(state: DemoState) -> None:
         state.data["contacts"]["interval_start"] = pd.to_datetime(
             state.data["contacts"]["interval_start"], utc=True
         )
-        return
+    else:
+        state.data = _real_data(state.real_dir, state.seed)
+    if "queue" not in state.data["contacts"]:
+        state.data["contacts"] = state.data["contacts"].assign(queue="bank")
+
+
+def _real_data(real: Path, seed: int) -> dict[str, pd.DataFrame]:
+    """The staged public sets laid out like ``../shared/data``; tickets and agents stay simulated
+    (no public set has tickets with all three heads, or agents with known bias)."""
     from servicelens.simulator.agents import simulate_agents
     from servicelens.simulator.tickets import simulate_tickets
 
-    real = state.real_dir
-    state.data = {
+    return {
         "contacts": pd.read_csv(
             real / "bank_call_volume" / "bank_calls_5min.csv", parse_dates=["interval_start"]
         ),
         "customers": pd.read_csv(real / "telco_churn" / "telco_churn.csv"),
         "calls": pd.read_csv(real / "israel_bank_calls" / "anonymous_bank_calls_feb1999.csv.gz", dtype=str),
-        "tickets": simulate_tickets(1500, seed=state.seed),
-        "agents": simulate_agents(3000, seed=state.seed),
+        "tickets": simulate_tickets(1500, seed=seed),
+        "agents": simulate_agents(3000, seed=seed),
     }
 
 
-def _step_train(task: str) -> Callable[[DemoState], None]:
-    def run(state: DemoState) -> None:
-        from servicelens import demo_training
+#: Options the demo passes to one task's ``train_and_register`` (besides data, seed, who, why).
+_DEMO_OPTIONS: dict[str, dict[str, Any]] = {
+    # the reviewer's story: the biased model is refused, the mitigated one serves through the gates
+    "agent_scoring": {"promote_mitigated": True, "n_boot": 100},
+}
 
-        version, figures = getattr(demo_training, f"train_{task}")(state)
-        state.versions[task] = version
-        state.figures[task] = figures
+
+def _step_train(spec: TaskSpec) -> Callable[[DemoState], None]:
+    def run(state: DemoState) -> None:
+        result = train_task(
+            spec,
+            state.data,
+            seed=state.seed,
+            approver="demo",
+            reason=f"demo: first {spec.name} model",
+            **_DEMO_OPTIONS.get(spec.name, {}),
+        )
+        state.versions[spec.name] = result.version
+        state.figures[spec.name] = dict(result.figures, promoted=result.promoted)
+        for name, path in result.reports.items():
+            state.reports[f"{spec.name}_{name}"] = Path(path)
 
     return run
 
@@ -111,19 +106,19 @@ def _step_serve(state: DemoState) -> None:
 
 
 def _step_calls(state: DemoState) -> None:
-    from servicelens import demo_calls
+    from servicelens.demo._calls import call_all
 
-    demo_calls.call_all(state)
+    call_all(state)
 
 
 def _step_drift(state: DemoState) -> None:
-    from servicelens import demo_calls
+    from servicelens.demo._calls import drift_check
 
-    demo_calls.drift_check(state)
+    drift_check(state)
 
 
 def _step_index(state: DemoState) -> None:
-    from servicelens.demo_index import write_index
+    from servicelens.demo._index import write_index
 
     state.reports["index"] = write_index(state)
 
@@ -137,11 +132,7 @@ def run_demo(data_dir: Path | None = None, seed: int = 42, days: int = 84, serve
     state = DemoState(settings, data_dir, seed, days)
     steps: list[tuple[str, Callable[[DemoState], None]]] = [
         ("data", _step_data),
-        ("train forecast", _step_train("forecast")),
-        ("train tagging", _step_train("tagging")),
-        ("train churn", _step_train("churn")),
-        ("train intervention", _step_train("intervention")),
-        ("train agent scoring + audit", _step_train("agent_scoring")),
+        *((f"train {spec.name}", _step_train(spec)) for spec in registered_tasks()),
     ]
     if serve:
         steps += [("start services", _step_serve), ("call every endpoint", _step_calls)]
@@ -167,7 +158,7 @@ def run_demo(data_dir: Path | None = None, seed: int = 42, days: int = 84, serve
     return state
 
 
-def demo(
+def demo_command(
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Use real data sets laid out like ../shared/data instead of simulating."
     ),
