@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from servicelens.settings import SERVICE_PORTS, Settings
+from servicelens.settings import Settings
+from servicelens.tasks import service_ports
 
 
 def test_defaults_live_under_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -47,7 +48,7 @@ def test_ensure_dirs_creates_layout(sl_env: Settings) -> None:
 
 
 def test_ports_contract() -> None:
-    assert SERVICE_PORTS == {
+    assert service_ports() == {
         "forecast": 8101,
         "tagging": 8102,
         "churn": 8103,

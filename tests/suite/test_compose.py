@@ -13,10 +13,10 @@ import yaml
 from typer.testing import CliRunner
 
 from servicelens.cli import build_app
-from servicelens.settings import SERVICE_PORTS
+from servicelens.tasks import service_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = list(SERVICE_PORTS)
+SERVICES = list(service_ports())
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def _cli_ok(argv: list[str]) -> None:
 
 def test_every_service_is_wired(compose: dict) -> None:
     services = compose["services"]
-    for name, port in SERVICE_PORTS.items():
+    for name, port in service_ports().items():
         svc = services[name]
         env = svc["environment"]
         assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
