@@ -17,17 +17,16 @@ from typing import Any
 
 import cloudpickle
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from model_registry.gates import GateContext, GateResult, gates_for
 from model_registry.lineage import code_version, data_fingerprint, pip_requirements
-from servicelens.db import RegistryEvent, init_db, utcnow
 from servicelens.settings import Settings, get_settings
+from servicelens.stores import alias_history, init_db
 
 __all__ = [
     "RegisteredVersion",
@@ -153,6 +152,10 @@ def register(
 ) -> RegisteredVersion:
     """Log ``predictor`` to MLflow with lineage and register it as a new version of the task.
 
+    Training pipelines always pass ``input_example`` (a few rows of what ``predict`` takes): the
+    version then carries it and a signature inferred from it (and from the output when ``predict``
+    answers on it). Only hand-made test doubles go without.
+
     ``eval_fingerprint`` names the evaluation data ``metrics`` were measured on; the
     promotion gate compares metrics only between versions with the same fingerprint.
     """
@@ -183,12 +186,9 @@ def register(
             ref = tmpdir / _REFERENCE_FILE
             reference_sample.reset_index(drop=True).to_parquet(ref, index=False)
             mlflow.log_artifact(str(ref), artifact_path="reference")
-        signature = None
-        if input_example is not None:
-            try:
-                signature = infer_signature(input_example)
-            except Exception:  # noqa: BLE001 - a signature is best effort, never a blocker
-                logger.warning("could not infer a signature for %s", name, exc_info=True)
+        signature = None if input_example is None else _signature(name, predictor, input_example)
+        if signature is None:
+            logger.warning("%s: registered without an input example, so without a signature", name)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=_PredictorModel(),
@@ -215,6 +215,28 @@ def register(
             mlclient.set_model_version_tag(name, mv.version, f"metric.{key}", f"{float(value):.6g}")
     logger.info("registered %s v%s (run %s)", name, mv.version, run_id)
     return RegisteredVersion(task=task, name=name, version=str(mv.version), run_id=run_id)
+
+
+def _signature(name: str, predictor: Any, example: pd.DataFrame) -> Any:
+    """Input and, where ``predict`` answers on the example, output schema of a version.
+
+    A model whose input cannot even be described is refused: lineage must say what it takes."""
+    if len(example) == 0:
+        raise ValueError(f"{name}: the input example has no rows")
+    try:
+        output = predictor.predict(example.copy())
+    except Exception as exc:  # noqa: BLE001 - the input schema alone is still a signature
+        logger.info("%s: no output schema (predict on the example failed: %s)", name, exc)
+        output = None
+    if isinstance(output, pd.DataFrame | pd.Series | np.ndarray):
+        try:
+            return infer_signature(example, output)
+        except Exception as exc:  # noqa: BLE001 - fall back to the input schema
+            logger.info("%s: output schema not inferable (%s)", name, exc)
+    try:
+        return infer_signature(example)
+    except Exception as exc:
+        raise ValueError(f"{name}: cannot infer a signature from the input example: {exc}") from exc
 
 
 def _version_metrics(mlclient: MlflowClient, run_id: str) -> dict[str, float]:
@@ -255,22 +277,11 @@ def version_info(
 
 
 def _record(settings: Settings, **row: Any) -> None:
-    engine = init_db(settings.db_url)
-    with Session(engine) as session, session.begin():
-        session.add(RegistryEvent(ts=utcnow(), **row))
+    alias_history.record_event(init_db(settings.db_url), **row)
 
 
 def _overrides(settings: Settings, task: str, version: str) -> list[dict[str, Any]]:
-    engine = init_db(settings.db_url)
-    with Session(engine) as session:
-        rows = session.scalars(
-            select(RegistryEvent).where(
-                RegistryEvent.task == task,
-                RegistryEvent.to_version == version,
-                RegistryEvent.action == "override",
-            )
-        ).all()
-        return [dict(r.extra or {}, reason=r.reason, actor=r.actor) for r in rows]
+    return alias_history.overrides(init_db(settings.db_url), task, version)
 
 
 def record_override(
@@ -474,25 +485,7 @@ def reference_sample(
 def history(task: str, settings: Settings | None = None) -> list[dict[str, Any]]:
     """Every recorded alias move, refusal and override of a task, oldest first."""
     settings = settings or get_settings()
-    engine = init_db(settings.db_url)
-    with Session(engine) as session:
-        rows = session.scalars(
-            select(RegistryEvent).where(RegistryEvent.task == task).order_by(RegistryEvent.id)
-        ).all()
-        return [
-            {
-                "ts": r.ts.isoformat(),
-                "action": r.action,
-                "alias": r.alias,
-                "from_version": r.from_version,
-                "to_version": r.to_version,
-                "actor": r.actor,
-                "reason": r.reason,
-                "gates": r.gates or [],
-                "extra": r.extra or {},
-            }
-            for r in rows
-        ]
+    return alias_history.events(init_db(settings.db_url), task)
 
 
 def list_models(settings: Settings | None = None) -> list[dict[str, Any]]:

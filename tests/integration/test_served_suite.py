@@ -121,6 +121,18 @@ def _alive(proc: Any) -> bool:
         return False
 
 
+def test_every_registered_version_carries_signature_and_input_example(trained: Trained) -> None:
+    """MLflow lineage is complete for every task the registry trains."""
+    import mlflow
+
+    from servicelens.tasks import get_task
+
+    for task, version in trained.versions.items():
+        info = mlflow.models.get_model_info(f"models:/{get_task(task).model_name}/{version}")
+        assert info.signature is not None and info.signature.inputs is not None, task
+        assert info.saved_input_example_info is not None, task
+
+
 def test_serve_all_starts_and_stops_cleanly(trained: Trained) -> None:
     """``servicelens serve all``: every service answers, SIGTERM stops all of them, nothing lingers.
 
