@@ -120,7 +120,7 @@ def make_log(path: Path, rows: int, seed: int = 3) -> None:
 
     from rich.progress import Progress
 
-    from servicelens.db import init_db
+    from servicelens.stores.schema import init_db
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

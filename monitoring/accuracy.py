@@ -5,6 +5,9 @@ at or before the interval started; if none was, the earliest one issued after). 
 reported per native interval, per hour and per day, plus the 80 % band coverage; the
 intraday variance ``(actual - forecast) / forecast``, cumulated over each day, is what
 planners watch: above ~20 % they reforecast, so that is the alert rule.
+
+:func:`check_accuracy` is the use case front ends call (``servicelens monitor accuracy``): score
+the stored snapshots against the actuals, write the reports and raise the alert.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ import pandas as pd
 
 from servicelens.settings import Settings, get_settings
 
-__all__ = ["AccuracyReport", "load_snapshots", "read_actuals", "score_accuracy", "write_accuracy_report"]
+__all__ = [
+    "AccuracyCheck",
+    "AccuracyReport",
+    "check_accuracy",
+    "load_snapshots",
+    "read_actuals",
+    "score_accuracy",
+    "write_accuracy_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +70,11 @@ def _naive_utc(s: pd.Series) -> pd.Series:
 
 def load_snapshots(queue: str | None = None, settings: Settings | None = None) -> pd.DataFrame:
     """Forecast rows as issued: one per (queue, interval_start)."""
-    from sqlalchemy import select
-
-    from servicelens.db import ForecastSnapshot, init_db
+    from servicelens.stores.schema import init_db
+    from servicelens.stores.snapshots import all_snapshot_rows
 
     settings = settings or get_settings()
-    query = select(ForecastSnapshot.__table__)
-    if queue:
-        query = query.where(ForecastSnapshot.queue == queue)
-    with init_db(settings.db_url).connect() as conn:
-        df = pd.DataFrame(conn.execute(query).mappings().all())
+    df = pd.DataFrame(all_snapshot_rows(init_db(settings.db_url), queue))
     if df.empty:
         return df
     df["interval_start"] = _naive_utc(df["interval_start"])
@@ -196,3 +202,52 @@ def write_accuracy_report(
     html.write_text("\n".join(parts), encoding="utf-8")
     js.write_text(json.dumps(report.to_dict(), indent=1, default=str))
     return html, js
+
+
+@dataclass
+class AccuracyCheck:
+    """What one accuracy check produced: the report, its files and the alert raised (if any)."""
+
+    report: AccuracyReport
+    html: Path
+    json: Path
+    alert: Any = None
+
+
+def check_accuracy(
+    actuals: pd.DataFrame,
+    *,
+    queue: str | None = None,
+    threshold: float | None = None,
+    out_dir: Path | None = None,
+    settings: Settings | None = None,
+) -> AccuracyCheck:
+    """Stored forecast snapshots against ``actuals`` (from :func:`read_actuals`), reports, alert.
+
+    ``threshold`` overrides the intraday-variance alert rule of ``alerts.yaml``. Raises
+    :class:`LookupError` when no snapshot is stored yet and :class:`ValueError` when none
+    matches the actuals.
+    """
+    import math
+
+    from monitoring.alerts import AlertRules, accuracy_alert, emit
+
+    settings = settings or get_settings()
+    settings.ensure_dirs()
+    rules = AlertRules.load(settings)
+    if threshold is not None:
+        rules.wape_threshold = threshold
+    snaps = load_snapshots(queue, settings=settings)
+    if snaps.empty:
+        raise LookupError("no forecast snapshots stored yet (POST /forecast stores them)")
+    report = score_accuracy(snaps, actuals, threshold=rules.wape_threshold, queue=queue)
+    html, js = write_accuracy_report(report, out_dir or settings.reports_dir)
+    versions = sorted({v for q in report.queues.values() for v in q["model_versions"]})
+    event = accuracy_alert(
+        {q: v for q, v in report.worst_variance.items() if not math.isnan(v)},
+        model_version=versions[-1] if versions else None,
+        rules=rules,
+    )
+    if event is not None:
+        emit(event, settings)
+    return AccuracyCheck(report, html, js, event)

@@ -557,7 +557,7 @@ def _fair(audit: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(audit: dict[str, Any], stem: str, version: str) -> str:
-    from monitoring.fairness_report import write_report
+    from monitoring.fairness import write_report
 
     from servicelens.settings import get_settings
 

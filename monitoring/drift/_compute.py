@@ -10,9 +10,9 @@ when it is in memory, so verdicts match a full run. Stat-test choices are resolv
 from the reference (cached on disk per reference fingerprint) and passed explicitly.
 Windows from the prediction log are read in chunks: ids first, then only the sampled rows.
 
-Sampling lives in :mod:`monitoring.drift_sampling`, the prediction-log reader in
-:mod:`monitoring.drift_window`, report files and MLflow logging in :mod:`monitoring.drift_reports`;
-their public names are re-exported here.
+Sampling lives in :mod:`monitoring.drift._sampling`, the result types in
+:mod:`monitoring.drift._types`; reading windows from the prediction log and writing reports are
+separate modules of the package (``_window``, ``_reports``).
 """
 
 from __future__ import annotations
@@ -22,38 +22,17 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-# moved helpers are re-exported (``_x as _x``) so every name this module had stays importable from it
-from monitoring.drift_reports import log_drift_to_mlflow, write_reports
-from monitoring.drift_sampling import DEFAULT_SAMPLE_SIZE, sample_frame, sampling_power
-from monitoring.drift_sampling import _stratified_positions as _stratified_positions
-from monitoring.drift_window import _SKIP_OUTPUT_KEYS as _SKIP_OUTPUT_KEYS
-from monitoring.drift_window import _flat as _flat
-from monitoring.drift_window import _rows_of as _rows_of
-from monitoring.drift_window import _window_ids as _window_ids
-from monitoring.drift_window import flatten_records, read_prediction_window
+from monitoring.drift._sampling import DEFAULT_SAMPLE_SIZE, sample_frame, sampling_power
+from monitoring.drift._types import ColumnDrift, DriftResult
 from servicelens.settings import Settings, get_settings
 
-__all__ = [
-    "ColumnDrift",
-    "DriftResult",
-    "DEFAULT_SAMPLE_SIZE",
-    "column_types",
-    "compute_drift",
-    "flatten_records",
-    "log_drift_to_mlflow",
-    "read_prediction_window",
-    "resolve_methods",
-    "sample_frame",
-    "sampling_power",
-    "write_reports",
-]
+__all__ = ["column_types", "compute_drift", "resolve_methods"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,65 +48,6 @@ _P_VALUE_METHODS = {
     "mannw",
     "t_test",
 }
-
-
-@dataclass
-class ColumnDrift:
-    drifted: bool
-    score: float
-    method: str
-    threshold: float
-    kind: str  # "num" | "cat"
-    rescored_full: bool = False
-
-
-@dataclass
-class DriftResult:
-    dataset_drift: bool
-    drifted_share: float
-    columns: dict[str, ColumnDrift]
-    drift_share_threshold: float
-    n_reference: int
-    n_current: int
-    n_scored: int
-    sampling: dict[str, Any]
-    prediction_columns: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    snapshot: Any = field(default=None, repr=False)
-
-    @property
-    def drifted_columns(self) -> list[str]:
-        return [c for c, d in self.columns.items() if d.drifted]
-
-    @property
-    def prediction_drift(self) -> dict[str, Any] | None:
-        cols = {c: asdict(self.columns[c]) for c in self.prediction_columns if c in self.columns}
-        return {"drifted": any(v["drifted"] for v in cols.values()), "columns": cols} if cols else None
-
-    def contract(self) -> dict[str, Any]:
-        """The ``servicelens drift --json`` line (ARCHITECTURE.md contract)."""
-        return {
-            "dataset_drift": bool(self.dataset_drift),
-            "drifted_share": float(self.drifted_share),
-            "columns": {
-                c: {"drifted": bool(d.drifted), "p_value_or_score": float(d.score), "method": d.method}
-                for c, d in self.columns.items()
-            },
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        out = self.contract()
-        out.update(
-            drift_share_threshold=self.drift_share_threshold,
-            n_reference=self.n_reference,
-            n_current=self.n_current,
-            n_scored=self.n_scored,
-            sampling=self.sampling,
-            prediction_drift=self.prediction_drift,
-            details={c: asdict(d) for c, d in self.columns.items()},
-            seconds=round(self.seconds, 3),
-        )
-        return out
 
 
 def column_types(

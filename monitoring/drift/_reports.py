@@ -1,6 +1,6 @@
 """Where drift results go: HTML/JSON report files and an MLflow run linked from the model version.
 
-Kept apart from the scoring in :mod:`monitoring.drift`: this is the output side (files, MLflow,
+Kept apart from the scoring in :mod:`monitoring.drift._compute`: this is the output side (files, MLflow,
 the registry tags), not the statistics.
 """
 
@@ -10,12 +10,10 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from monitoring.drift._types import DriftResult
 from servicelens.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from monitoring.drift import DriftResult
 
 __all__ = ["log_drift_to_mlflow", "write_reports"]
 

@@ -1,7 +1,7 @@
 """Stratified sampling of big drift windows and the precision that sampling leaves.
 
-Split out of :mod:`monitoring.drift` so both the scoring there and the prediction-log reader
-(:mod:`monitoring.drift_window`) draw samples the same way.
+Its own module so both the scoring (:mod:`monitoring.drift._compute`) and the prediction-log
+reader (:mod:`monitoring.drift._window`) draw samples the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_SAMPLE_SIZE", "sample_frame", "sampling_power"]
+__all__ = ["DEFAULT_SAMPLE_SIZE", "sample_frame", "sampling_power", "stratified_positions"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +56,12 @@ def sample_frame(
         labels = pd.factorize(df[strata])[0]
     else:
         labels = pd.factorize(pd.Series(list(strata)))[0]
-    return df.iloc[_stratified_positions(labels, n, rng)]
+    return df.iloc[stratified_positions(labels, n, rng)]
 
 
-def _stratified_positions(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def stratified_positions(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` sorted positions drawn without replacement, allocated to the strata ``labels`` in
+    proportion to their sizes (largest remainders first), so every time block is represented."""
     order = np.argsort(labels, kind="stable")
     counts = np.bincount(labels)
     quota = np.floor(counts * n / counts.sum()).astype(int)

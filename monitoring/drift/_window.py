@@ -1,6 +1,6 @@
 """Drift windows read from the prediction log, with flat memory on windows of millions of rows.
 
-Separate from the scoring in :mod:`monitoring.drift`: this is the database side (stream the ids,
+Separate from the scoring in :mod:`monitoring.drift._compute`: this is the database side (stream the ids,
 sample them, fetch only the sampled rows) and the flattening of logged JSON bodies into a frame.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitoring.drift_sampling import DEFAULT_SAMPLE_SIZE, _stratified_positions
+from monitoring.drift._sampling import DEFAULT_SAMPLE_SIZE, stratified_positions
 from servicelens.settings import Settings, get_settings
 
 __all__ = ["flatten_records", "read_prediction_window"]
@@ -76,7 +76,7 @@ def _window_ids(engine: Any, service: str, since: dt.datetime, until: dt.datetim
     query (SQLite keeps the rowid in every index), so 10M ids stream without a sort and
     without building 10M SQLAlchemy rows.
     """
-    from servicelens.db import PredictionRecord
+    from servicelens.stores.schema import PredictionRecord
 
     to_db = PredictionRecord.__table__.c.ts.type.bind_processor(engine.dialect) or (lambda v: v)
     mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
@@ -124,7 +124,7 @@ def read_prediction_window(
     from rich.progress import Progress
     from sqlalchemy import select
 
-    from servicelens.db import PredictionRecord, get_engine
+    from servicelens.stores.schema import PredictionRecord, get_engine
 
     settings = settings or get_settings()
     engine = get_engine(settings.db_url)
@@ -132,7 +132,7 @@ def read_prediction_window(
     n_total = len(ids)
     if sample_size is not None and n_total > sample_size:
         labels = np.arange(n_total) * 20 // n_total  # 20 time strata, proportional allocation
-        ids = ids[_stratified_positions(labels, sample_size, np.random.default_rng(seed))]
+        ids = ids[stratified_positions(labels, sample_size, np.random.default_rng(seed))]
     ids = np.sort(ids)  # fetch in storage order
     inputs: list[Any] = []
     outputs: list[Any] = []

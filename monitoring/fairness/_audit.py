@@ -9,64 +9,29 @@ overall median). Ratios below 0.8 (the four-fifths guideline) are flagged unless
 too small for the flag to mean anything (< 2% of the records or < ``min_count``). Records with
 a missing value of a sensitive feature are excluded from that feature's analysis and counted.
 
-:func:`fairness_gate` is the promotion gate of the agent-scoring model (plugged into
-``model_registry.gates.PLUGIN_GATES``); it reads what :func:`registry_fields` logged.
-
-The per-feature statistics live in :mod:`monitoring.fairness_tables`, the headline numbers and
-reviewer sentences in :mod:`monitoring.fairness_summary`.
+:func:`run_audit` is the one audit use case: ``servicelens audit`` and the governance service's
+``POST /governance/audits`` both call it, so they give the same numbers for the same input.
+The per-feature statistics live in :mod:`monitoring.fairness._tables`, the headline numbers and
+reviewer sentences in :mod:`monitoring.fairness._summary`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-# moved helpers are re-exported (``_x as _x``) so every name this module had stays importable from it
-from monitoring.fairness_gate import FOUR_FIFTHS, GATE_NAME, fairness_gate, registry_fields
-from monitoring.fairness_summary import _disparity_summary, _overall, _plain_summary
-from monitoring.fairness_summary import _pct as _pct
-from monitoring.fairness_tables import _MISSING as _MISSING
-from monitoring.fairness_tables import _ci as _ci
-from monitoring.fairness_tables import _counts as _counts
-from monitoring.fairness_tables import _metricframe as _metricframe
-from monitoring.fairness_tables import _missing_mask, _table
-from monitoring.fairness_tables import _num as _num
-from monitoring.fairness_tables import _rate as _rate
-from monitoring.fairness_tables import _rates as _rates
-from monitoring.fairness_tables import _ratio as _ratio
+from monitoring.fairness._config import AuditConfig, AuditInputError
+from monitoring.fairness._summary import disparity_summary, overall, plain_summary
+from monitoring.fairness._tables import group_table, missing_mask
 
-__all__ = [
-    "FOUR_FIFTHS",
-    "GATE_NAME",
-    "AuditConfig",
-    "audit_frame",
-    "registry_fields",
-    "fairness_gate",
-    "to_binary",
-    "model_outputs",
-    "audit_model",
-]
+__all__ = ["audit_frame", "audit_model", "audit_passed", "model_outputs", "run_audit", "to_binary"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    """Thresholds of the audit (defaults follow the four-fifths guideline and LL144 practice)."""
-
-    threshold: float = FOUR_FIFTHS
-    min_share: float = 0.02
-    min_count: int = 30
-    n_boot: int = 200
-    seed: int = 0
-    #: point estimates from fairlearn's MetricFrame (False: the identical vectorised counts, for
-    #: repeated statistical runs where MetricFrame's per-group Python calls dominate)
-    metricframe: bool = True
 
 
 def to_binary(values: pd.Series, positive: str | None = None) -> pd.Series:
@@ -129,24 +94,24 @@ def audit_frame(
         median = float(np.nanmedian(score))
         hi = (score > median).astype(float)
 
-    features = {a: _table(a, data[a], y, p, hi, cfg) for a in sensitive}
+    features = {a: group_table(a, data[a], y, p, hi, cfg) for a in sensitive}
     pairs = _default_pairs(sensitive) if intersections is None else intersections
     inter = {}
     for a, b in pairs:
-        combo = data[a].astype("object").where(~_missing_mask(data[a]), None)
-        other = data[b].astype("object").where(~_missing_mask(data[b]), None)
+        combo = data[a].astype("object").where(~missing_mask(data[a]), None)
+        other = data[b].astype("object").where(~missing_mask(data[b]), None)
         joined = pd.Series(
             [None if x is None or z is None else f"{x} | {z}" for x, z in zip(combo, other, strict=True)],
             dtype=object,
         )
-        inter[f"{a} x {b}"] = _table(f"{a} x {b}", joined, y, p, hi, cfg)
+        inter[f"{a} x {b}"] = group_table(f"{a} x {b}", joined, y, p, hi, cfg)
 
     result: dict[str, Any] = {
         "features": features,
         "intersections": inter,
         "n_records": int(len(data)),
         "n_dropped_unscored": int((~rows).sum()),
-        "overall": _overall(y, p, median, score_col),
+        "overall": overall(y, p, median, score_col),
         "thresholds": {"impact_ratio": cfg.threshold, "min_share": cfg.min_share, "min_count": cfg.min_count},
         "meta": {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -158,8 +123,8 @@ def audit_frame(
             **(meta or {}),
         },
     }
-    result.update(_disparity_summary(features, inter))
-    result["summary"] = _plain_summary(result, cfg)
+    result.update(disparity_summary(features, inter))
+    result["summary"] = plain_summary(result, cfg)
     return result
 
 
@@ -242,4 +207,129 @@ def audit_model(
         intersections=intersections,
         config=config,
         meta={"decision_rule": rule, "pred_col": "model output", "label_col": label_col, **(meta or {})},
+    )
+
+
+def audit_passed(audit: dict[str, Any]) -> bool:
+    """The verdict: no adequately sized group of a single sensitive feature is flagged.
+
+    Intersections are reported for review and do not fail an audit on their own (they are
+    smaller and noisier); this is the rule of the summary's PASS/FAIL line and of the gate.
+    """
+    return not any(table["flags"] for table in audit["features"].values())
+
+
+def _is_score(values: pd.Series) -> bool:
+    """A numeric column holding anything besides 0/1: a score, not a decision."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return False
+    return not set(pd.unique(values.dropna())) <= {0, 1}
+
+
+def _require_columns(frame: pd.DataFrame, columns: dict[str, Sequence[str | None]]) -> None:
+    shown = list(frame.columns)[:30]
+    for field, cols in columns.items():
+        for col in cols:
+            if col and col not in frame.columns:
+                raise AuditInputError(field, f"column {col!r} not in the data (columns: {shown})")
+
+
+def run_audit(
+    frame: pd.DataFrame,
+    *,
+    sensitive: Sequence[str],
+    pred_col: str | None = None,
+    label_col: str | None = None,
+    score_col: str | None = None,
+    positive: str | None = None,
+    threshold: float | None = None,
+    predictor: Any = None,
+    intersections: bool = True,
+    config: AuditConfig | None = None,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The audit use case: the one function ``servicelens audit`` and the governance service call.
+
+    Audits either the decisions in ``pred_col`` of ``frame`` or, with ``predictor``, what a
+    (registered) model decides on ``frame``; ``label_col`` (optional, read as 0/1 or
+    ``== positive``) adds error rates; ``score_col`` adds the LL144 scoring rate.
+
+    The rule for continuous scores, the same for every front end: a prediction column must
+    hold 0/1 decisions (1/0, true/false, yes/no). A numeric column with other values is a
+    score: it is audited only when the caller gives ``threshold`` (decision = score >=
+    threshold, and the score's scoring rate is reported too); without one the audit refuses,
+    naming the column, rather than guess a cut-off. For a model, its own 0/1 decision column
+    is used when ``predict`` returns one, else its probability >= ``threshold`` (default 0.5,
+    the cut-off of a calibrated probability).
+
+    Raises :class:`AuditInputError` (with the field to fix) for input the audit cannot use.
+    Returns the JSON-able audit (shape in ARCHITECTURE.md under ``servicelens audit``);
+    :func:`audit_passed` reads its verdict.
+    """
+    sens = [c for c in sensitive if c]
+    if not sens:
+        raise AuditInputError("sensitive", "give at least one sensitive column")
+    if pred_col is not None and predictor is not None:
+        raise AuditInputError("pred_col", "give either a prediction column or a model to audit, not both")
+    if frame.empty:
+        raise AuditInputError("data", "no rows to audit")
+    _require_columns(
+        frame, {"sensitive": sens, "pred_col": [pred_col], "label_col": [label_col], "score_col": [score_col]}
+    )
+    pairs = None if intersections else []
+    if predictor is not None:
+        try:
+            return audit_model(
+                predictor,
+                frame,
+                sensitive=sens,
+                label_col=label_col,
+                positive=positive,
+                threshold=0.5 if threshold is None else threshold,
+                intersections=pairs,
+                config=config,
+                meta=meta,
+            )
+        except ValueError as exc:  # the model's output cannot be read as decisions
+            raise AuditInputError("model", str(exc)) from exc
+    if pred_col is None:
+        raise AuditInputError("pred_col", "give either a prediction column or a model to audit")
+    df = frame.copy()
+    if label_col:
+        try:
+            df[label_col] = to_binary(df[label_col], positive)
+        except ValueError as exc:
+            raise AuditInputError("label_col", str(exc)) from exc
+    rule = f"decision column '{pred_col}'"
+    decisions = pred_col
+    if _is_score(df[pred_col]):
+        if threshold is None:
+            example = df[pred_col].dropna().loc[lambda v: ~v.isin([0, 1])].iloc[0]
+            raise AuditInputError(
+                "pred_col",
+                f"prediction column {pred_col!r} holds continuous scores (e.g. {example:g}), not 0/1 "
+                "decisions: give a threshold (--threshold, or \"threshold\" in the request) to audit "
+                f"the decisions {pred_col} >= threshold, or pass a 0/1 decision column",
+            )
+        scores = df[pred_col].astype(float)
+        decisions = "_decision"
+        while decisions in df.columns:
+            decisions = f"_{decisions}"
+        df[decisions] = (scores >= threshold).astype(float).where(scores.notna())
+        score_col = score_col or pred_col
+        rule = f"'{pred_col}' >= {threshold:g}"
+    else:
+        try:
+            to_binary(df[pred_col])
+        except ValueError as exc:
+            raise AuditInputError("pred_col", str(exc)) from exc
+    return audit_frame(
+        df,
+        pred_col=decisions,
+        label_col=label_col,
+        score_col=score_col,
+        sensitive=sens,
+        intersections=pairs,
+        config=config,
+        meta={"decision_rule": rule, **(meta or {}), "pred_col": pred_col},
     )

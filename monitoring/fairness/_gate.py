@@ -1,21 +1,23 @@
 """The four-fifths promotion gate of the agent-scoring model and the registry fields it reads.
 
-Plugged into ``model_registry.gates.PLUGIN_GATES`` (via :mod:`monitoring.fairness`): no adequately
-sized group may have an impact ratio below 0.8 unless an override with a written justification
-and two distinct approvers is recorded.
+Named in the task registry (``servicelens.tasks``: ``monitoring.fairness:fairness_gate``) for the
+agent-scoring task: no adequately sized group may have an impact ratio below 0.8 unless an
+override with a written justification and two distinct approvers is recorded. The registry's
+gate types are imported only when the gate runs, so importing the audit does not load MLflow.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from model_registry.gates import GateContext, GateResult
+from monitoring.fairness._config import FOUR_FIFTHS, GATE_NAME
 
-__all__ = ["FOUR_FIFTHS", "GATE_NAME", "registry_fields", "fairness_gate"]
+if TYPE_CHECKING:
+    from model_registry.gates import GateContext, GateResult
 
-FOUR_FIFTHS = 0.8
-GATE_NAME = "fairness[four_fifths]"
+__all__ = ["registry_fields", "fairness_gate"]
+
 _OVERRIDE_GATES = {"*", "fairness", GATE_NAME}
 
 
@@ -49,6 +51,8 @@ def registry_fields(audit: dict[str, Any]) -> tuple[dict[str, float], dict[str, 
 
 def fairness_gate(ctx: GateContext) -> GateResult:
     """No adequately sized group below the four-fifths impact ratio, unless overridden by two."""
+    from model_registry.gates import GateResult
+
     ratio = ctx.candidate_metrics.get("fairness_min_impact_ratio")
     if ratio is None:
         return GateResult(

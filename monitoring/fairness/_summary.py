@@ -1,40 +1,39 @@
 """The audit's headline numbers and the plain-language findings a governance reviewer reads.
 
-Split out of :mod:`monitoring.fairness`: it only reads the per-feature tables built by
-:mod:`monitoring.fairness_tables`, so the wording can change without touching the statistics.
+Its own module: it only reads the per-feature tables built by :mod:`monitoring.fairness._tables`,
+so the wording can change without touching the statistics.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from monitoring.fairness_tables import _num
+from monitoring.fairness._config import AuditConfig
+from monitoring.fairness._tables import num
 
-if TYPE_CHECKING:
-    from monitoring.fairness import AuditConfig
-
-__all__: list[str] = []
+__all__ = ["disparity_summary", "overall", "plain_summary"]
 
 logger = logging.getLogger(__name__)
 
 
-def _overall(
+def overall(
     y: np.ndarray | None, p: np.ndarray, median: float | None, score_col: str | None
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"selection_rate": _num(p.mean()) if len(p) else None}
+    """Whole-population numbers: selection rate, and accuracy/base rate/score median when known."""
+    out: dict[str, Any] = {"selection_rate": num(p.mean()) if len(p) else None}
     if y is not None and len(y):
-        out["accuracy"] = _num((y == p).mean())
-        out["base_rate"] = _num(y.mean())
+        out["accuracy"] = num((y == p).mean())
+        out["base_rate"] = num(y.mean())
     if median is not None:
-        out["score_median"] = _num(median)
+        out["score_median"] = num(median)
         out["score_col"] = score_col
     return out
 
 
-def _disparity_summary(features: dict[str, Any], inter: dict[str, Any]) -> dict[str, Any]:
+def disparity_summary(features: dict[str, Any], inter: dict[str, Any]) -> dict[str, Any]:
     """Worst values across features; flagged groups from features and intersections."""
 
     def worst(key: str, fn: Any) -> float | None:
@@ -90,7 +89,7 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def _plain_summary(audit: dict[str, Any], cfg: AuditConfig) -> list[str]:
+def plain_summary(audit: dict[str, Any], cfg: AuditConfig) -> list[str]:
     """Sentences a reviewer can act on: what fails, by how much, how sure, what is too small."""
     lines: list[str] = []
     what = "selected (predicted positive)"

@@ -1,23 +1,23 @@
 """The statistics of a bias audit, one table per (possibly intersectional) sensitive feature.
 
 Per-group counts and rates, impact ratios and their bootstrap 95% intervals, checked against
-fairlearn's MetricFrame. Split out of :mod:`monitoring.fairness`, which assembles the audit
-from these tables.
+fairlearn's MetricFrame. :mod:`monitoring.fairness._audit` assembles the audit from these
+tables; :func:`group_table` is the entry point, :func:`num` / :func:`missing_mask` the two
+helpers the summary and the audit share.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from monitoring.fairness import AuditConfig
+from monitoring.fairness._config import AuditConfig
 
-__all__: list[str] = []
+__all__ = ["group_table", "missing_mask", "num"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +25,14 @@ logger = logging.getLogger(__name__)
 _MISSING = {"", "nan", "none", "null", "<na>"}
 
 
-def _missing_mask(s: pd.Series) -> np.ndarray:
+def missing_mask(s: pd.Series) -> np.ndarray:
+    """Rows whose group is not recorded (NaN or text such as "", "nan", "null")."""
     return (s.isna() | s.astype(str).str.strip().str.lower().isin(_MISSING)).to_numpy()
 
 
-def _rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def _rate(top: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return num / np.where(den > 0, den, np.nan)
+        return top / np.where(den > 0, den, np.nan)
 
 
 def _counts(codes: np.ndarray, y: np.ndarray | None, p: np.ndarray, hi: np.ndarray | None, k: int) -> dict:
@@ -76,10 +77,11 @@ def _ci(samples: np.ndarray) -> list[list[float | None]]:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanpercentile(samples, [2.5, 97.5], axis=0)
-    return [[_num(a), _num(b)] for a, b in zip(lo, hi, strict=True)]
+    return [[num(a), num(b)] for a, b in zip(lo, hi, strict=True)]
 
 
-def _num(x: Any) -> float | None:
+def num(x: Any) -> float | None:
+    """A JSON-able number: rounded to 4 places, None for missing/infinite (strict JSON)."""
     return None if x is None or not np.isfinite(x) else round(float(x), 4)
 
 
@@ -106,12 +108,12 @@ def _metricframe(y: np.ndarray | None, p: np.ndarray, groups: pd.Series) -> Any:
     return MetricFrame(metrics=metrics, y_true=yt, y_pred=p, sensitive_features=groups.to_numpy())
 
 
-def _table(
+def group_table(
     name: str, groups: pd.Series, y: np.ndarray | None, p: np.ndarray, hi: np.ndarray | None, cfg: AuditConfig
 ) -> dict[str, Any]:
     """Audit of one (possibly intersectional) sensitive feature."""
 
-    missing = _missing_mask(groups)
+    missing = missing_mask(groups)
     keep = ~missing
     g = groups[keep].astype(str)
     yk = None if y is None else y[keep]
@@ -156,18 +158,18 @@ def _table(
     for i, label in enumerate(labels):
         row: dict[str, Any] = {
             "n": int(n[i]),
-            "share": _num(n[i] / max(n_all, 1)),
+            "share": num(n[i] / max(n_all, 1)),
             "adequate": bool(adequate[i]),
         }
         for metric, values in rates.items():
             ref = mf.loc[label, metric] if metric in mf.columns else values[i]
-            row[metric] = _num(ref)
+            row[metric] = num(ref)
             if metric in cis:
                 row[f"{metric}_ci"] = cis[metric][i]
-        row["impact_ratio"] = _num(ir[i])
+        row["impact_ratio"] = num(ir[i])
         row["impact_ratio_ci"] = cis["impact_ratio"][i] if "impact_ratio" in cis else None
         if sir is not None:
-            row["scoring_impact_ratio"] = _num(sir[i])
+            row["scoring_impact_ratio"] = num(sir[i])
             row["scoring_impact_ratio_ci"] = cis["scoring_impact_ratio"][i] if cis else None
         if yk is not None:
             tp, pos, fp = point["tp"][0][i], point["pos"][0][i], point["fp"][0][i]
@@ -190,7 +192,7 @@ def _table(
 
     result: dict[str, Any] = {
         "groups": out_groups,
-        "impact_ratios": {str(lab): _num(ir[i]) for i, lab in enumerate(labels)},
+        "impact_ratios": {str(lab): num(ir[i]) for i, lab in enumerate(labels)},
         "flags": flagged(ir),
         "small_groups": [str(labels[i]) for i in range(k) if not adequate[i]],
         "reference_group": str(labels[int(np.nanargmax(np.where(adequate, rates["selection_rate"], np.nan)))])
@@ -200,16 +202,16 @@ def _table(
         "excluded_missing": int(missing.sum()),
         # fairlearn's definitions: between-group difference/ratio of selection rates; equalized
         # odds difference = the larger of the TPR and FPR between-group differences
-        "demographic_parity_difference": _num(diff["selection_rate"]),
-        "demographic_parity_ratio": _num(ratio["selection_rate"]),
+        "demographic_parity_difference": num(diff["selection_rate"]),
+        "demographic_parity_ratio": num(ratio["selection_rate"]),
     }
     if yk is not None:
-        result["equalized_odds_difference"] = _num(max(diff["tpr"], diff["fpr"]))
+        result["equalized_odds_difference"] = num(max(diff["tpr"], diff["fpr"]))
         if adequate.sum() >= 2:  # the same gap among adequately sized groups only (what the summary reads)
             spread = [np.nanmax(rates[m][adequate]) - np.nanmin(rates[m][adequate]) for m in ("tpr", "fpr")]
-            result["equalized_odds_difference_adequate"] = _num(max(spread))
+            result["equalized_odds_difference_adequate"] = num(max(spread))
     if sir is not None:
-        result["scoring_impact_ratios"] = {str(lab): _num(sir[i]) for i, lab in enumerate(labels)}
+        result["scoring_impact_ratios"] = {str(lab): num(sir[i]) for i, lab in enumerate(labels)}
         result["scoring_flags"] = flagged(sir)
     logger.debug("audited %s: %d groups, flags %s", name, k, result["flags"])
     return result

@@ -6,6 +6,13 @@ under ``<SERVICELENS_HOME>/data``; the audit is stored in the ``audit_reports`` 
 HTML report, and the response carries its id and a summary. ``GET /governance/audits/{id}``
 returns the stored audit JSON, ``GET /governance/audits/{id}/report`` its HTML.
 
+Both sources run :func:`monitoring.fairness.run_audit`, the function ``servicelens audit`` runs,
+so HTTP and CLI give the same numbers for the same input. Its rule for continuous scores: a
+posted ``pred_col`` must hold 0/1 decisions unless ``threshold`` is given (decision = score >=
+threshold); otherwise the request is refused (422 on ``pred_col``, naming the column). For a
+model, its own decision column is used, else its probability >= ``threshold`` (default 0.5).
+Which tasks can be audited comes from the task registry (:mod:`servicelens.tasks`).
+
 Posted rows hold demographics, so the prediction log records only the request's shape
 (sizes and column names), never the rows.
 """
@@ -20,11 +27,10 @@ from typing import Any, Literal
 import bentoml
 from fastapi import HTTPException
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from servicelens.db import AuditReport, init_db
+from servicelens.stores import audits as audit_store
+from servicelens.tasks import get_task, registered_tasks
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 
 __all__ = ["GovernanceService", "AuditRequest", "AuditCreated"]
@@ -34,7 +40,6 @@ logger = logging.getLogger(__name__)
 MAX_ROWS = 200_000
 #: rows x bootstrap resamples per audit: MAX_ROWS at the default n_boot=200 (~30 s here)
 MAX_BOOT_WORK = 40_000_000
-TASKS = ("forecast", "tagging", "churn", "intervention", "agent_scoring")
 
 
 def _check_work(rows: int, n_boot: int) -> None:
@@ -52,21 +57,46 @@ class AuditRequest(BaseModel):
 
     sensitive: list[str] = Field(..., min_length=1, max_length=10, description="Sensitive columns to audit.")
     records: list[dict[str, Any]] | None = Field(None, max_length=MAX_ROWS, description="Prediction rows.")
-    pred_col: str | None = Field(None, description="Decision column (0/1) of the records.")
+    pred_col: str | None = Field(
+        None, description="Decision column (0/1) of the records; a continuous score needs threshold."
+    )
     label_col: str | None = Field(None, description="True outcome column (optional).")
     score_col: str | None = Field(None, description="Continuous score column (optional).")
     positive: str | None = Field(None, description="Value of the label column that means 1.")
-    task: Literal["forecast", "tagging", "churn", "intervention", "agent_scoring"] | None = None
+    task: str | None = Field(
+        None,
+        description="Registered task whose model to audit on data_path: "
+        + ", ".join(t.name for t in registered_tasks())
+        + ".",
+    )
     alias: Literal["champion", "challenger"] = "champion"
     data_path: str | None = Field(
         None, description="CSV/Parquet under SERVICELENS_HOME/data (relative path)."
     )
-    threshold: float = Field(
-        0.5, ge=0, le=1, description="Probability threshold when the model gives no decision."
+    threshold: float | None = Field(
+        None,
+        allow_inf_nan=False,
+        description="Decision = score >= threshold: required when pred_col holds continuous scores; "
+        "for a model without a decision column, its probability threshold (default 0.5).",
     )
     n_boot: int = Field(200, ge=0, le=1000, description="Bootstrap resamples for the 95% intervals.")
     intersections: bool = True
     min_count: int = Field(30, ge=1, le=100_000)
+
+    @field_validator("task")
+    @classmethod
+    def _registered_task(cls, task: str | None) -> str | None:
+        """A task of the registry that registers a model (``agent-scoring`` reads as ``agent_scoring``)."""
+        if task is None:
+            return None
+        known = [t.name for t in registered_tasks()]
+        try:
+            spec = get_task(task)
+        except KeyError:
+            spec = None
+        if spec is None or spec.name not in known:
+            raise ValueError(f"unknown task {task!r}; registered tasks: {', '.join(known)}")
+        return spec.name
 
     @model_validator(mode="after")
     def _one_source(self) -> AuditRequest:
@@ -135,53 +165,40 @@ class GovernanceService(ServiceBase):
             raise ClientError("task", str(exc), status_code=404) from exc
 
     def _run(self, body: AuditRequest) -> tuple[dict[str, Any], str | None]:
+        """Read the request's data (and model), then the one audit use case."""
         import pandas as pd
 
-        from monitoring.fairness import AuditConfig, audit_frame, audit_model, to_binary
+        from monitoring.fairness import AuditConfig, run_audit
 
         cfg = AuditConfig(n_boot=body.n_boot, min_count=body.min_count)
-        pairs = None if body.intersections else []
+        common = {
+            "sensitive": body.sensitive,
+            "label_col": body.label_col,
+            "positive": body.positive,
+            "threshold": body.threshold,
+            "intersections": body.intersections,
+            "config": cfg,
+        }
         if body.records is not None:
             df = pd.DataFrame(body.records)
             if df.empty:
                 raise ClientError("records", "send at least one record")
             _check_work(len(df), body.n_boot)
-            for field, col in (
-                ("pred_col", body.pred_col),
-                ("label_col", body.label_col),
-                ("score_col", body.score_col),
-            ):
-                if col and col not in df.columns:
-                    raise ClientError(field, f"column {col!r} not in the records")
-            for col in body.sensitive:
-                if col not in df.columns:
-                    raise ClientError("sensitive", f"column {col!r} not in the records")
-            if body.label_col and body.positive is not None:
-                df[body.label_col] = to_binary(df[body.label_col], body.positive)
-            audit = audit_frame(
+            audit = run_audit(
                 df,
-                pred_col=body.pred_col or "",
-                label_col=body.label_col,
+                pred_col=body.pred_col,
                 score_col=body.score_col,
-                sensitive=body.sensitive,
-                intersections=pairs,
-                config=cfg,
                 meta={"data_source": f"{len(df)} posted records", "model": None, "model_version": None},
+                **common,
             )
             return audit, None
         path = _resolve_data(self.settings.data_dir, body.data_path or "")
         loaded = self._model(body.task or "", body.alias)
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
         _check_work(len(df), body.n_boot)
-        audit = audit_model(
-            loaded.model,
+        audit = run_audit(
             df,
-            sensitive=body.sensitive,
-            label_col=body.label_col,
-            positive=body.positive,
-            threshold=body.threshold,
-            intersections=pairs,
-            config=cfg,
+            predictor=loaded.model,
             meta={
                 "data_source": str(path.relative_to(self.settings.data_dir)),
                 "model": loaded.name,
@@ -189,12 +206,13 @@ class GovernanceService(ServiceBase):
                 "alias": body.alias,
                 "task": body.task,
             },
+            **common,
         )
         return audit, loaded.version
 
     @api.post("/governance/audits", dependencies=[requires("governance")], status_code=201)
     def create_audit(self, body: AuditRequest) -> AuditCreated:
-        from monitoring.fairness_report import write_report
+        from monitoring.fairness import AuditInputError, audit_passed, write_report
 
         shape = {
             "task": body.task,
@@ -206,6 +224,9 @@ class GovernanceService(ServiceBase):
         with self.timed("/governance/audits", shape) as call:
             try:
                 audit, version = self._run(body)
+            except AuditInputError as exc:
+                field = {"model": "task", "data": "records" if body.records is not None else "data_path"}
+                raise ClientError(field.get(exc.field, exc.field), exc.message) from exc
             except (ValueError, KeyError, TypeError, IndexError) as exc:
                 # posted rows are arbitrary data: what the audit cannot read is the client's to fix
                 logger.info("audit request rejected: %s", exc)
@@ -213,22 +234,20 @@ class GovernanceService(ServiceBase):
             audit_id = str(uuid.uuid4())
             audit["audit_id"] = audit_id
             html_path, _ = write_report(audit, self.settings.reports_dir / "audits", audit_id)
-            engine = init_db(self.settings.db_url)
-            with Session(engine) as session, session.begin():
-                row = AuditReport(
-                    audit_id=audit_id,
-                    task=body.task,
-                    model_version=version,
-                    summary=audit,
-                    html_path=str(html_path),
-                )
-                session.add(row)
+            audit_store.save_audit(
+                self.engine,
+                audit_id=audit_id,
+                task=body.task,
+                model_version=version,
+                summary=audit,
+                html_path=str(html_path),
+            )
             resp = AuditCreated(
                 audit_id=audit_id,
                 created=audit["meta"]["date"],
                 task=body.task,
                 model_version=version,
-                passed=not any(t["flags"] for t in audit["features"].values()),
+                passed=audit_passed(audit),
                 min_impact_ratio=audit.get("min_impact_ratio"),
                 demographic_parity_difference=audit.get("demographic_parity_difference"),
                 equalized_odds_difference=audit.get("equalized_odds_difference"),
@@ -243,39 +262,31 @@ class GovernanceService(ServiceBase):
             }
         return resp
 
-    def _row(self, audit_id: str) -> AuditReport:
-        engine = init_db(self.settings.db_url)
-        with Session(engine) as session:
-            row = session.scalars(select(AuditReport).where(AuditReport.audit_id == audit_id)).first()
-            if row is None:
-                raise HTTPException(status_code=404, detail=f"no audit {audit_id}")
-            session.expunge(row)
-            return row
+    def _stored(self, audit_id: str) -> audit_store.StoredAudit:
+        row = audit_store.get_audit(self.engine, audit_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"no audit {audit_id}")
+        return row
 
     @api.get("/governance/audits", dependencies=[requires("governance")])
     def list_audits(self, limit: int = 50) -> dict:
         """Most recent audits first: id, date, task, model version, verdict."""
-        engine = init_db(self.settings.db_url)
-        with Session(engine) as session:
-            rows = session.scalars(
-                select(AuditReport).order_by(AuditReport.id.desc()).limit(max(1, min(limit, 500)))
-            ).all()
-            items = [
-                {
-                    "audit_id": r.audit_id,
-                    "created": r.ts.isoformat() if r.ts else None,
-                    "task": r.task,
-                    "model_version": r.model_version,
-                    "min_impact_ratio": (r.summary or {}).get("min_impact_ratio"),
-                    "passed": not any(t.get("flags") for t in (r.summary or {}).get("features", {}).values()),
-                }
-                for r in rows
-            ]
+        items = [
+            {
+                "audit_id": r.audit_id,
+                "created": r.ts.isoformat() if r.ts else None,
+                "task": r.task,
+                "model_version": r.model_version,
+                "min_impact_ratio": r.summary.get("min_impact_ratio"),
+                "passed": not any(t.get("flags") for t in r.summary.get("features", {}).values()),
+            }
+            for r in audit_store.recent_audits(self.engine, max(1, min(limit, 500)))
+        ]
         return {"audits": items}
 
     @api.get("/governance/audits/{audit_id}", dependencies=[requires("governance")])
     def get_audit(self, audit_id: str) -> dict:
-        row = self._row(audit_id)
+        row = self._stored(audit_id)
         return {
             "audit_id": row.audit_id,
             "created": row.ts.isoformat() if row.ts else None,
@@ -287,7 +298,7 @@ class GovernanceService(ServiceBase):
 
     @api.get("/governance/audits/{audit_id}/report", dependencies=[requires("governance")])
     def get_report(self, audit_id: str) -> HTMLResponse:
-        row = self._row(audit_id)
+        row = self._stored(audit_id)
         if not row.html_path or not Path(row.html_path).is_file():
             raise HTTPException(status_code=404, detail=f"the HTML report of audit {audit_id} is gone")
         return HTMLResponse(Path(row.html_path).read_text(encoding="utf-8"))

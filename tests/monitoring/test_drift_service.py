@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 import model_registry as reg
-from servicelens.db import PredictionRecord, init_db
+from servicelens.stores.schema import PredictionRecord, init_db
 from servicelens.settings import Settings
 from services.base import ServiceBase, make_api
 
@@ -80,10 +80,10 @@ def test_drift_on_logged_predictions_of_a_running_service(sl_env: Settings) -> N
                 break
         time.sleep(0.2)
 
-    from servicelens.cli import build_app
+    from monitoring.cli import app  # servicelens monitor; `servicelens drift` is the same command
 
     out = CliRunner().invoke(
-        build_app(), ["drift", "--task", "churn", "--window", "1d", "--json", "--no-progress"]
+        app, ["drift", "--task", "churn", "--window", "1d", "--json", "--no-progress"]
     )
     assert out.exit_code == 0, out.output
     lines = out.output.strip().splitlines()

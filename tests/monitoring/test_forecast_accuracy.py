@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from monitoring.forecast_accuracy import load_snapshots, read_actuals, score_accuracy
-from servicelens.db import ForecastSnapshot, init_db
+from monitoring.accuracy import load_snapshots, read_actuals, score_accuracy
+from servicelens.stores.schema import ForecastSnapshot, init_db
 from servicelens.settings import Settings
 
 DAY1 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
@@ -70,12 +70,12 @@ def test_wape_levels_as_issued_and_variance(sl_env: Settings, tmp_path: Path) ->
 
 
 def test_cli_report_and_alert(sl_env: Settings, tmp_path: Path) -> None:
-    from servicelens.cli import build_app
+    from monitoring.cli import app  # servicelens monitor
 
     _store(sl_env, "billing", 100.0, DAY1 - dt.timedelta(hours=12))
     _store(sl_env, "tech", 50.0, DAY1 - dt.timedelta(hours=12))
     out = CliRunner().invoke(
-        build_app(), ["monitor", "accuracy", "--actuals", str(_actuals(tmp_path)), "--json"]
+        app, ["accuracy", "--actuals", str(_actuals(tmp_path)), "--json"]
     )
     assert out.exit_code == 0, out.output
     lines = out.output.strip().splitlines()
@@ -85,8 +85,8 @@ def test_cli_report_and_alert(sl_env: Settings, tmp_path: Path) -> None:
     html = next(sl_env.reports_dir.glob("forecast-accuracy-*.html")).read_text()
     assert "<script src=" not in html and html.count("plotly.js v") <= 2  # inlined once, no CDN
     only = CliRunner().invoke(
-        build_app(),
-        ["monitor", "accuracy", "--actuals", str(tmp_path / "actuals.csv"), "--queue", "billing", "--json"],
+        app,
+        ["accuracy", "--actuals", str(tmp_path / "actuals.csv"), "--queue", "billing", "--json"],
     )
     assert only.exit_code == 0, only.output
     assert list(json.loads(only.output.strip().splitlines()[-1])["queues"]) == ["billing"]
