@@ -1,4 +1,5 @@
-"""``servicelens audit`` JSON contract and reports; the governance service with API-key roles."""
+"""``servicelens audit`` JSON contract and reports; the governance service with API-key roles;
+HTTP and CLI audits give the same numbers (both run ``monitoring.fairness.run_audit``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from monitoring.cli import app as monitor_app
 from servicelens.cli import build_app
 from servicelens.settings import Settings
 from servicelens.simulator.agents import simulate_agents
@@ -31,8 +33,20 @@ def _predictions(tmp_path: Path, bias: dict | None = None) -> Path:
 
 
 def _run(args: list[str]) -> tuple[int, str]:
+    """``servicelens monitor ARGS`` (``servicelens audit`` is the very same command)."""
+    result = CliRunner().invoke(monitor_app, args)
+    return result.exit_code, result.output
+
+
+def _run_root(args: list[str]) -> tuple[int, str]:
+    """``servicelens ARGS`` through the root CLI (contract aliases such as ``evaluate TASK``)."""
     result = CliRunner().invoke(build_app(), args)
     return result.exit_code, result.output
+
+
+def _comparable(audit: dict) -> dict:
+    """The audit's numbers and findings, without what names the run (date, source, report, id)."""
+    return {k: v for k, v in audit.items() if k not in ("meta", "report", "audit_id")}
 
 
 def test_audit_cli_json_contract_and_reports(sl_env: Settings, tmp_path: Path) -> None:
@@ -41,7 +55,7 @@ def test_audit_cli_json_contract_and_reports(sl_env: Settings, tmp_path: Path) -
         ["audit", "--predictions", str(preds), "--label-col", "meets_standard", "--pred-col", "pred",
          "--score-col", "score", "--sensitive", ",".join(SENS), "--n-boot", "50", "--json"]
     )  # fmt: skip
-    assert code == 0, out
+    assert code == 1, out  # the audit FAILs: exit 1, and the JSON line is still printed
     result = json.loads(out.strip().splitlines()[-1])
     gender = result["features"]["gender"]
     female = gender["groups"]["female"]
@@ -55,16 +69,17 @@ def test_audit_cli_json_contract_and_reports(sl_env: Settings, tmp_path: Path) -
     assert '<script src="https://cdn.plot.ly' not in html and "plotly" in html.lower() and "FAIL" in html
     assert json.loads(Path(result["report"]["json"]).read_text())["features"]["gender"]["flags"] == ["female"]
 
-    # a continuous prediction column is audited on its scoring rate (share above the median)
-    code, out = _run(
-        ["audit", "--predictions", str(preds), "--pred-col", "score", "--sensitive", "gender", "--n-boot", "0",
-         "--no-intersections", "--json"]
-    )  # fmt: skip
-    assert code == 0, out
+    # a continuous prediction column needs an explicit threshold; then its decisions are
+    # score >= threshold, and its scoring rate (share above the median) is reported too
+    cont_args = ["audit", "--predictions", str(preds), "--pred-col", "score", "--sensitive", "gender",
+                 "--n-boot", "0", "--no-intersections", "--json"]  # fmt: skip
+    code, out = _run(cont_args)
+    assert code == 2 and "'score'" in out and "--threshold" in out, out
+    code, out = _run([*cont_args, "--threshold", "0.5"])
+    assert code in (0, 1), out
     cont = json.loads(out.strip().splitlines()[-1])
-    assert "median" in cont["meta"]["decision_rule"] and cont["features"]["gender"]["scoring_flags"] == [
-        "female"
-    ]
+    assert cont["meta"]["decision_rule"] == "'score' >= 0.5" and cont["meta"]["pred_col"] == "score"
+    assert cont["features"]["gender"]["scoring_flags"] == ["female"]
 
     code, out = _run(["audit", "--predictions", str(preds), "--pred-col", "nope", "--sensitive", "gender"])
     assert code == 2 and "nope" in out
@@ -87,7 +102,7 @@ def test_audit_cli_on_a_registered_model(sl_env: Settings, tmp_path: Path) -> No
     data = tmp_path / "agents.csv"
     test_df.to_csv(data, index=False)
     code, out = _run(
-        ["audit", "--task", "agent_scoring", "--data", str(data), "--label-col", "meets_standard",
+        ["audit", "--task", "agent_scoring", "--input", str(data), "--label-col", "meets_standard",
          "--sensitive", "gender,site", "--n-boot", "20", "--json"]
     )  # fmt: skip
     assert code == 0, out
@@ -187,7 +202,7 @@ def test_governance_service_roles_create_and_read(keyed: Settings, tmp_path: Pat
 def test_evaluate_agent_scoring_beats_baselines(tmp_path: Path) -> None:
     simulate_agents(2000, seed=31).to_csv(tmp_path / "train.csv", index=False)
     simulate_agents(2000, seed=32).to_csv(tmp_path / "test.csv", index=False)
-    code, out = _run(
+    code, out = _run_root(
         ["evaluate", "agent_scoring", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
          "--json"]
     )  # fmt: skip
@@ -214,3 +229,53 @@ def test_audit_refuses_bootstrap_work_it_cannot_finish(
         assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "n_boot"
         assert "lower n_boot to 19" in refused.json()["errors"][0]["message"]
         assert client.post("/governance/audits", json={**body, "n_boot": 19}).status_code == 201
+
+
+def test_http_and_cli_audits_agree(sl_env: Settings, tmp_path: Path) -> None:
+    """The same predictions give the same audit over HTTP and from the CLI, and the same refusal."""
+    import pandas as pd
+
+    from services.governance.service import GovernanceService
+
+    path = _predictions(tmp_path, {"attribute": "gender", "group": "female", "strength": 1.5})
+    records = json.loads(pd.read_csv(path).to_json(orient="records"))
+    common = ["--sensitive", ",".join(SENS), "--n-boot", "20", "--json"]
+    body = {"records": records, "sensitive": SENS, "n_boot": 20}
+    with TestClient(GovernanceService.to_asgi()) as client:
+
+        def http(**extra: object) -> dict:
+            created = client.post("/governance/audits", json={**body, **extra})
+            assert created.status_code == 201, created.text
+            return client.get(f"/governance/audits/{created.json()['audit_id']}").json()["audit"]
+
+        # 0/1 decisions with labels
+        code, out = _run(
+            ["audit", "--predictions", str(path), "--pred-col", "pred", "--label-col", "meets_standard", *common]
+        )
+        assert code == 1, out
+        cli = json.loads(out.strip().splitlines()[-1])
+        served = http(pred_col="pred", label_col="meets_standard")
+        assert _comparable(served) == _comparable(cli)
+        assert served["features"]["gender"]["flags"] == ["female"]
+
+        # a continuous score with an explicit threshold: both cut it there
+        code, out = _run(["audit", "--predictions", str(path), "--pred-col", "score", "--threshold", "0.5", *common])
+        cli = json.loads(out.strip().splitlines()[-1])
+        served = http(pred_col="score", threshold=0.5)
+        assert _comparable(served) == _comparable(cli)
+        assert served["meta"]["decision_rule"] == cli["meta"]["decision_rule"] == "'score' >= 0.5"
+
+        # without a threshold both refuse, naming the column
+        code, out = _run(["audit", "--predictions", str(path), "--pred-col", "score", *common])
+        assert code == 2 and "'score'" in out
+        refused = client.post("/governance/audits", json={**body, "pred_col": "score"})
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["errors"][0]
+        assert error["field"] == "pred_col" and "'score'" in error["message"] and "threshold" in error["message"]
+
+        # tasks come from the registry: an unknown one is refused with the registered names
+        unknown = client.post(
+            "/governance/audits", json={"task": "nope", "data_path": "x.csv", "sensitive": ["gender"]}
+        )
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "task"
+        assert "agent_scoring" in unknown.json()["errors"][0]["message"]

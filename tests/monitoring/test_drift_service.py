@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 import model_registry as reg
-from servicelens.stores.schema import PredictionRecord, init_db
 from servicelens.settings import Settings
+from servicelens.stores.schema import PredictionRecord, init_db
 from services.base import ServiceBase, make_api
 
 api = make_api("toychurn")

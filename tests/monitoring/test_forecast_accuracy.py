@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from monitoring.accuracy import load_snapshots, read_actuals, score_accuracy
-from servicelens.stores.schema import ForecastSnapshot, init_db
 from servicelens.settings import Settings
+from servicelens.stores.schema import ForecastSnapshot, init_db
 
 DAY1 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
 
