@@ -29,6 +29,7 @@ __all__ = [
     "customer_expected_value",
     "expected_value_at_k",
     "capacity_table",
+    "score_customers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -242,3 +243,20 @@ class ChurnPredictor:
         """Registry contract: probability and tier per row (reasons via :meth:`score`)."""
         prob = self.churn_probability(df)
         return pd.DataFrame({"churn_probability": prob, "risk_tier": self.tier(prob)}, index=df.index)
+
+
+def score_customers(predictor: ChurnPredictor, customers: pd.DataFrame, top: int = 3) -> list[dict[str, Any]]:
+    """The churn-scoring use case: clean customer rows -> one JSON-able dict per customer.
+
+    ``customerID`` (when present), calibrated ``churn_probability``, ``risk_tier``,
+    ``expected_value`` of a contact and the ``top`` reasons. ``POST /churn/score`` and
+    ``servicelens churn score`` both call this, so HTTP and CLI answer the same for the same rows;
+    the caller validates the input and loads the model.
+    """
+    rows = []
+    for rec in predictor.score(customers, top=top).to_dict(orient="records"):
+        rec["reasons"] = [{**r, "value": str(r["value"])} for r in rec["reasons"]]
+        rec["churn_probability"] = float(rec["churn_probability"])
+        rec["expected_value"] = float(rec["expected_value"])
+        rows.append(rec)
+    return rows

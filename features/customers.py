@@ -11,6 +11,7 @@ impossible values (negative tenure or charges) are errors.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "validate_customers",
     "records_to_frame",
     "churn_target",
+    "read_customers",
     "CustomerEncoder",
 ]
 
@@ -179,6 +181,17 @@ def records_to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             err = exc.errors()[0]
             raise CustomerDataError(".".join(str(p) for p in err["loc"]), err["msg"], i) from exc
     return clean_customers(pd.DataFrame(rows, columns=list(CustomerRecord.model_fields)))
+
+
+def read_customers(path: str | Path) -> pd.DataFrame:
+    """A Telco-format CSV as raw rows, ``customerID`` and ``TotalCharges`` kept as text (blanks in
+    ``TotalCharges`` are meaningful, see the module docstring). Raises ValueError naming the file."""
+    try:
+        return pd.read_csv(path, dtype={ID_COL: str, "TotalCharges": str})
+    except FileNotFoundError as exc:
+        raise ValueError(f"{path}: no such file") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({exc})") from exc
 
 
 def churn_target(df: pd.DataFrame) -> np.ndarray:

@@ -5,6 +5,11 @@ Why this LightGBM shape: on the Telco sample a default LightGBM loses to logisti
 L2, row/column subsampling, smoothed categorical splits and monotone constraints (risk falls
 with tenure and contract length) make it beat the baseline in cross-validation.
 Calibration (isotonic or sigmoid) is chosen on out-of-fold predictions of the training data.
+
+:func:`train_and_register` follows the one training contract of :mod:`servicelens.tasks`
+(returns a :class:`~servicelens.tasks.TrainResult`, promotes only through
+``model_registry.promote_evaluated`` with candidate and champion scored by :func:`score` on the
+same stratified holdout).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,10 +34,15 @@ from features.churn_model import (
 from features.customers import (
     CATEGORICAL_COLS,
     NUMERIC_COLS,
+    TARGET_COL,
     CustomerEncoder,
     churn_target,
     clean_customers,
+    read_customers,
 )
+
+if TYPE_CHECKING:
+    from servicelens.tasks import TrainResult
 
 __all__ = [
     "LGBM_PARAMS",
@@ -41,8 +51,8 @@ __all__ = [
     "fit_churn",
     "fit_logistic_baseline",
     "churn_metrics",
+    "score",
     "evaluate",
-    "train",
     "train_and_register",
 ]
 
@@ -68,8 +78,15 @@ MONOTONE: dict[str, int] = {"tenure": -1, "Contract": -1}
 
 
 def load_customers(path: str | Path) -> pd.DataFrame:
-    """Read a Telco-format CSV keeping ``customerID`` and ``TotalCharges`` as text."""
-    return pd.read_csv(path, dtype={"customerID": str, "TotalCharges": str})
+    """Labelled customers from a Telco-format CSV (``customerID``, ``TotalCharges`` kept as text).
+
+    The task registry's evaluation-data loader. Raises ValueError naming the file (and the field)
+    when it cannot be read or has no ``Churn`` column.
+    """
+    df = read_customers(path)
+    if TARGET_COL not in df:
+        raise ValueError(f"{path}: field {TARGET_COL} missing (Yes/No per customer)")
+    return df
 
 
 def _lgbm(columns: list[str], seed: int, n_jobs: int) -> Any:
@@ -156,6 +173,12 @@ def churn_metrics(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
     }
 
 
+def score(predictor: ChurnPredictor, df: pd.DataFrame) -> dict[str, float]:
+    """One churn model scored on labelled customers ``df``: ROC-AUC (primary, higher is better),
+    PR-AUC, Brier, ECE, lift@10%; the ``evaluate`` ``promote_evaluated`` runs on both models."""
+    return churn_metrics(churn_target(df), predictor.churn_probability(df))
+
+
 def evaluate(
     train_df: pd.DataFrame, test_df: pd.DataFrame, *, seed: int = 42, n_jobs: int = 1
 ) -> dict[str, Any]:
@@ -179,83 +202,78 @@ def evaluate(
     }
 
 
-def train(
-    df: pd.DataFrame,
+def train_and_register(
+    data: pd.DataFrame | None = None,
     *,
     seed: int = 42,
-    holdout: float = 0.2,
     promote: bool = True,
     approver: str = "training-pipeline",
+    reason: str = "trained by training.churn",
+    n: int = 3000,
+    holdout: float = 0.2,
     n_jobs: int = 1,
-) -> dict[str, Any]:
-    """Measure on a stratified holdout, refit on everything, register, and try to promote."""
+) -> TrainResult:
+    """Measure on a stratified holdout, refit on everything, register, and try to promote.
+
+    ``data``: Telco-format customers with ``Churn`` (None = ``n`` simulated customers). The
+    registered refit has seen the holdout, so the candidate's numbers are those of its holdout-free
+    fit and the champion is scored by :func:`score` on the same rows: a retrain on new data is
+    compared like for like instead of being refused as "not comparable".
+    """
     from sklearn.model_selection import train_test_split
 
-    from model_registry import register_and_promote
+    from model_registry import register
     from model_registry.lineage import data_fingerprint
+    from servicelens.tasks import TrainResult
 
-    y = churn_target(df)
-    tr, te = train_test_split(np.arange(len(df)), test_size=holdout, stratify=y, random_state=seed)
-    train_df, test_df = df.iloc[tr].reset_index(drop=True), df.iloc[te].reset_index(drop=True)
+    if data is None:
+        from servicelens.simulator.customers import simulate_customers
+
+        data = simulate_customers(n, seed=seed)
+    y = churn_target(data)
+    tr, te = train_test_split(np.arange(len(data)), test_size=holdout, stratify=y, random_state=seed)
+    train_df, test_df = data.iloc[tr].reset_index(drop=True), data.iloc[te].reset_index(drop=True)
     report = evaluate(train_df, test_df, seed=seed, n_jobs=n_jobs)
-    predictor = fit_churn(df, seed=seed, n_jobs=n_jobs)
+    predictor = fit_churn(data, seed=seed, n_jobs=n_jobs)
     fingerprint = f"churn-holdout:{str(data_fingerprint(test_df)['data_sha256'])[:16]}"
-    features = clean_customers(df).drop(columns=["Churn"], errors="ignore")
-    result = register_and_promote(
+    features = clean_customers(data).drop(columns=["Churn"], errors="ignore")
+    baseline_auc = float(report["baselines"]["logistic_regression"]["roc_auc"])
+    version = register(
         "churn",
         predictor,
-        promote_to_champion=False,
-        reason="trained by training.churn",
-        approver=approver,
         metrics=report["model"],
         params={**LGBM_PARAMS, "calibration": predictor.calibrator.method, "seed": seed},
-        train_data=df,
+        train_data=data,
         reference_sample=features.sample(min(len(features), 1000), random_state=seed),
         input_example=features.drop(columns=["customerID"], errors="ignore").head(3),
         eval_fingerprint=fingerprint,
         requirements=("lightgbm", "scikit-learn"),
-        tags={"baseline_roc_auc": f"{report['baselines']['logistic_regression']['roc_auc']:.4f}"},
-    )
+        tags={"baseline_roc_auc": f"{baseline_auc:.4f}"},
+    ).version
+    promotion = None
     if promote:
-        result.update(_promote_on_holdout(result["version"], report["model"], test_df, fingerprint, approver))
-    return {**result, "report": report}
+        from model_registry import promote_evaluated
 
-
-def _promote_on_holdout(
-    version: str, candidate: dict[str, float], test_df: pd.DataFrame, fingerprint: str, approver: str
-) -> dict[str, Any]:
-    """Try the champion gates with both models scored on this run's holdout.
-
-    The candidate's numbers are those of its holdout-free fit (the registered refit has seen the
-    holdout); the champion is scored on the same rows, so a retrain on new data is compared like
-    for like instead of being refused as "not comparable".
-    """
-    from model_registry import load, promote
-
-    metrics: dict[str, dict[str, float]] = {"candidate": candidate}
-    try:
-        champion = load("churn", alias="champion")
-    except LookupError:
-        champion = None
-    if champion is not None:
-        metrics["champion"] = churn_metrics(churn_target(test_df), champion.model.churn_probability(test_df))
-    res = promote(
-        "churn",
-        version,
-        reason="trained by training.churn",
-        approver=approver,
-        eval_metrics=metrics,
-        eval_fingerprint=fingerprint,
+        promotion = promote_evaluated(
+            "churn",
+            version,
+            evaluate=lambda model: score(model, test_df),
+            eval_fingerprint=fingerprint,
+            candidate_metrics=report["model"],
+            reason=reason,
+            approver=approver,
+        )
+    figures: dict[str, Any] = {
+        k: round(float(v), 4)
+        for k, v in report["model"].items()
+        if k in ("roc_auc", "brier", "ece", "lift_at_10pct")
+    }
+    figures["baseline_roc_auc"] = round(baseline_auc, 4)
+    return TrainResult(
+        task="churn",
+        version=version,
+        metrics=dict(report["model"]),
+        promotion=promotion,
+        figures=figures,
+        details=report,
     )
-    return {"promoted": res.promoted, "promotion": res.summary()}
-
-
-def train_and_register(
-    df: pd.DataFrame | None = None, *, n: int = 3000, seed: int = 42, promote: bool = True
-) -> dict[str, Any]:
-    """Demo helper: train on ``df`` (default: simulated customers) and register/promote."""
-    if df is None:
-        from servicelens.simulator.customers import simulate_customers
-
-        df = simulate_customers(n, seed=seed)
-    return train(df, seed=seed, promote=promote)

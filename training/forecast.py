@@ -5,6 +5,11 @@ Per queue, every candidate of :mod:`features.forecaster` is scored by a rolling-
 intervals) on WAPE; the best one is refitted on all history and its 80% band is calibrated on
 the pooled backtest residuals. Queues are fitted in parallel with joblib; LightGBM is one global
 model across queues on scale-free calendar + level features.
+
+:func:`train_and_register` follows the one training contract of :mod:`servicelens.tasks`: it
+returns a :class:`~servicelens.tasks.TrainResult` and promotes only through
+``model_registry.promote_evaluated``, candidate and champion scored by :func:`score` on the same
+rows (the last backtest window of this history).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,8 +42,12 @@ from features.volume import (
     to_local_naive,
 )
 
+if TYPE_CHECKING:
+    from servicelens.tasks import TrainResult
+
 __all__ = [
     "load_counts",
+    "predict_counts",
     "score",
     "backtest",
     "train",
@@ -65,25 +74,46 @@ def load_counts(
     Counts keep their own interval (the smallest step seen) unless ``interval_minutes`` is given;
     raw events (no ``calls`` column; one row per contact, ``timestamp`` and optional ``queue`` or
     ``channel``) are counted into ``interval_minutes`` (default 15). ``tz``: the queue's zone,
-    needed when timestamps carry mixed UTC offsets (DST).
+    needed when timestamps carry mixed UTC offsets (DST). The task registry's evaluation-data
+    loader (``servicelens registry promote forecast VERSION --eval-data FILE``).
+
+    Raises ValueError naming the file and the field when the input cannot be read as counts.
     """
-    df = pd.read_csv(source) if not isinstance(source, pd.DataFrame) else source.copy()
+    name = "input" if isinstance(source, pd.DataFrame) else str(source)
+    if isinstance(source, pd.DataFrame):
+        df = source.copy()
+    else:
+        try:
+            df = pd.read_csv(source)
+        except FileNotFoundError as exc:
+            raise ValueError(f"{name}: no such file") from exc
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{name}: not a readable CSV ({exc})") from exc
     if "interval_start" not in df:
         for alt in ("timestamp", "ts", "created_at", "date"):
             if alt in df:
                 df = df.rename(columns={alt: "interval_start"})
                 break
+    if "interval_start" not in df:
+        raise ValueError(
+            f"{name}: no time column (expected interval_start, timestamp, ts, created_at or date)"
+        )
     if "queue" not in df and "channel" in df:
         df = df.rename(columns={"channel": "queue"})
     count_col = "calls" if "calls" in df else None
-    if interval_minutes is None:
-        if count_col is None:
-            interval_minutes = 15
-        else:
-            times = to_local_naive(df["interval_start"], tz)
-            diffs = pd.Series(times.sort_values().unique()).diff().dt.total_seconds().dropna()
-            interval_minutes = int(max(1, round(diffs[diffs > 0].min() / 60))) if len(diffs) else 15
-    return to_intervals(df, count_col=count_col, interval_minutes=interval_minutes, tz=tz)
+    if count_col is not None and not pd.api.types.is_numeric_dtype(df[count_col]):
+        raise ValueError(f"{name}: field calls must be numeric")
+    try:
+        if interval_minutes is None:
+            if count_col is None:
+                interval_minutes = 15
+            else:
+                times = to_local_naive(df["interval_start"], tz)
+                diffs = pd.Series(times.sort_values().unique()).diff().dt.total_seconds().dropna()
+                interval_minutes = int(max(1, round(diffs[diffs > 0].min() / 60))) if len(diffs) else 15
+        return to_intervals(df, count_col=count_col, interval_minutes=interval_minutes, tz=tz)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: field interval_start: {exc}") from exc
 
 
 def _interval_minutes(df: pd.DataFrame) -> int:
@@ -103,9 +133,46 @@ def _mase_scale(y: pd.Series) -> float:
     return float(np.mean(np.abs(joined["y"] - joined["p"]))) if len(joined) else float(y.mean())
 
 
-def score(frame: pd.DataFrame, mase_scale: float | None = None) -> dict[str, float]:
-    """Contract metrics from ``interval_start, y, forecast, lo, hi`` (one queue or many)."""
-    return accuracy(frame, mase_scale)
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
+    """Metrics without NaN/inf (MASE needs a history scale that evaluation rows alone lack)."""
+    return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+
+
+def predict_counts(predictor: VolumeForecaster, df: pd.DataFrame) -> pd.DataFrame:
+    """``queue, interval_start, y, forecast, lo, hi`` of ``predictor`` on interval counts ``df``.
+
+    Times are read as the predictor's local wall clock (tz-aware times are converted to its
+    zone); queues the predictor does not know are forecast as zero (fully missed), so two models
+    are always scored on the very same rows.
+    """
+    counts = df.assign(queue="all") if "queue" not in df else df
+    times = to_local_naive(counts["interval_start"], getattr(predictor, "tz", None))
+    counts = counts.assign(queue=counts["queue"].astype(str), interval_start=np.asarray(times))
+    known = set(getattr(predictor, "queues", []))
+    parts = []
+    for queue, grp in counts.groupby("queue", sort=True):
+        ts = pd.DatetimeIndex(grp["interval_start"])
+        y = grp["calls"].to_numpy(float)
+        if queue in known:
+            pred = predictor.predict_queue(str(queue), ts)
+            f, lo, hi = (pred[c].to_numpy(float) for c in ("forecast", "lo", "hi"))
+        else:
+            f = lo = hi = np.zeros(len(ts))
+        parts.append(
+            pd.DataFrame({"queue": queue, "interval_start": ts, "y": y, "forecast": f, "lo": lo, "hi": hi})
+        )
+    if not parts:
+        raise ValueError("no evaluation rows")
+    return pd.concat(parts, ignore_index=True)
+
+
+def score(predictor: VolumeForecaster, df: pd.DataFrame) -> dict[str, float]:
+    """One forecaster scored on interval counts ``df`` (``queue, interval_start, calls``).
+
+    WAPE at the native interval (the primary metric, lower is better), hourly and daily WAPE and
+    80% coverage; the ``evaluate`` that ``promote_evaluated`` runs on candidate and champion.
+    """
+    return _finite(accuracy(predict_counts(predictor, df)))
 
 
 def _holidays(y: pd.Series, extra: Iterable[dt.date] = ()) -> list[dt.date]:
@@ -386,10 +453,10 @@ def evaluate(
         raise ValueError("TEST has no rows after TRAIN's last timestamp")
     scale = float(np.mean([_mase_scale(y) for y in series.values()]))
     scored = pd.concat(rows, ignore_index=True)
-    model_metrics = score(scored, scale)
+    model_metrics = accuracy(scored, scale)
     # WAPE of a perfect-rate forecast under pure Poisson noise: E|X - y| ~ sqrt(2 y / pi)
     floor = float(np.sum(np.sqrt(2 * scored["y"].clip(lower=0) / np.pi)) / max(scored["y"].sum(), 1e-9))
-    baselines = {b: score(pd.concat(r, ignore_index=True), scale) for b, r in base_rows.items() if r}
+    baselines = {b: accuracy(pd.concat(r, ignore_index=True), scale) for b, r in base_rows.items() if r}
     return {
         "task": "forecast",
         "n_train": int(len(train_df)),
@@ -404,89 +471,166 @@ def evaluate(
 
 
 def train_and_register(
-    counts: pd.DataFrame,
+    data: pd.DataFrame | None = None,
     *,
-    candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
+    seed: int = 42,
     promote: bool = True,
     approver: str = "servicelens-train",
     reason: str = "trained forecaster",
+    candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
     n_jobs: int = 1,
     special_days: dict[dt.date, str] | None = None,
-) -> str:
-    """Train on interval counts, register in the model registry, and promote to champion."""
-    from model_registry import promote as promote_version
-    from model_registry import register
+    days: int = 91,
+) -> TrainResult:
+    """Train on interval counts, register the forecaster, and try to promote it to champion.
 
-    forecaster, summary = train(counts, candidates, n_jobs=n_jobs, special_days=special_days)
+    ``data``: interval counts (``queue, interval_start, calls``; None = ``days`` of simulated
+    contacts). The candidate's held-out numbers are its backtest forecasts on the last backtest
+    window (fitted before it); the champion is scored by :func:`score` on the same rows through
+    ``promote_evaluated``, so a retrain on new data is compared like for like.
+    """
+    from model_registry import register
+    from servicelens.tasks import TrainResult
+
+    if data is None:
+        from servicelens.simulator.contacts import simulate_contacts
+
+        data = simulate_contacts(days, seed=seed)
+    forecaster, summary = train(data, candidates, n_jobs=n_jobs, special_days=special_days, seed=seed)
     wapes = [min(s["backtest_wape"].values()) for s in summary.values() if s["backtest_wape"]]
-    metrics = {"wape": float(np.mean(wapes)) if wapes else 1.0}
+    backtest_wape = float(np.mean(wapes)) if wapes else 1.0
+    prepared, _ = _prepare(data)
     version = register(
         "forecast",
         forecaster,
-        metrics=metrics,
+        metrics={"wape": backtest_wape},
         params={"candidates": ",".join(candidates), "chosen": {q: s["chosen"] for q, s in summary.items()}},
-        train_data=counts,
+        train_data=data,
         time_col="interval_start",
-        reference_sample=counts.tail(2000).reset_index(drop=True),
+        reference_sample=data.tail(2000).reset_index(drop=True),
+        input_example=input_example(prepared),
         requirements=("lightgbm", "statsforecast", "holidays"),
         tags={"queues": ",".join(forecaster.queues), "interval_minutes": str(forecaster.interval_minutes)},
     ).version
+    seen = _champion_last_ts() if promote else {}
+    holdout = _holdout(summary, seen)
+    if holdout is not None:
+        rows, forecasts = holdout
+        candidate = _candidate_metrics(forecaster, rows, forecasts)
+        evaluation = "last backtest window (candidate: held-out fits)"
+    else:  # history too short to backtest: both models scored on its last week, in-sample
+        rows = _last_week(prepared)
+        candidate = score(forecaster, rows)
+        evaluation = "last week of the history, in-sample (too short to backtest)"
+        logger.warning("forecast: no backtest window; the promotion gate compares in-sample on the last week")
+    metrics = {**candidate, "backtest_wape": backtest_wape}
+    promotion = None
     if promote:
-        eval_metrics, fingerprint = _gate_metrics(summary)
-        result = promote_version(
+        from model_registry import promote_evaluated
+
+        promotion = promote_evaluated(
             "forecast",
             version,
+            evaluate=lambda predictor: score(predictor, rows),
+            eval_fingerprint=_fingerprint(rows, "forecast-holdout" if holdout is not None else "forecast-insample"),
+            candidate_metrics=candidate,
             reason=reason,
             approver=approver,
-            eval_metrics=eval_metrics,
-            eval_fingerprint=fingerprint,
         )
-        logger.info(result.summary())
-    return version
+    queues = sorted(prepared["queue"].astype(str).unique().tolist())
+    return TrainResult(
+        task="forecast",
+        version=version,
+        metrics=metrics,
+        promotion=promotion,
+        figures={"backtest_wape": round(backtest_wape, 4), "queues": queues},
+        details={
+            "evaluation": evaluation,
+            "chosen": {q: s["chosen"] for q, s in summary.items()},
+            "backtest_wape": {q: s["backtest_wape"] for q, s in summary.items()},
+        },
+    )
 
 
-def _gate_metrics(summary: dict[str, Any]) -> tuple[dict[str, dict[str, float]] | None, str | None]:
-    """Candidate and current champion scored on the same rows of the last 4 weeks of this history.
+def input_example(counts: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
+    """What the registered forecaster's ``predict`` takes: native intervals ``queue, interval_start``
+    (local wall clock, naive); logged with the model so MLflow infers its signature."""
+    return counts[["queue", "interval_start"]].tail(rows).reset_index(drop=True)
 
-    The candidate's numbers are its backtest forecasts (fitted before that window). Rows the champion
-    was trained on are left out when enough remain (else it is scored in-sample, which only favours
-    the incumbent); queues the champion does not know count as fully missed by it.
+
+def _champion_last_ts() -> dict[str, pd.Timestamp]:
+    """Per queue, the last interval the current champion was trained on (empty without one)."""
+    from model_registry import load
+
+    try:
+        champion = load("forecast", alias="champion").model
+    except LookupError:
+        return {}
+    except Exception as exc:  # noqa: BLE001 - an unloadable champion only loses the row filter
+        logger.warning("could not load the champion to see its training window: %s", exc)
+        return {}
+    return dict(getattr(champion, "last_ts", {}) or {})
+
+
+def _holdout(
+    summary: dict[str, Any], seen: dict[str, pd.Timestamp]
+) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The promotion gate's rows (last backtest window, interval counts) and the candidate's
+    backtest forecasts on them.
+
+    Rows the champion was trained on (``seen``) are left out when enough remain (else it is scored
+    in-sample, which only favours the incumbent).
     """
-    import hashlib
-
-    from model_registry import load, version_info
-
     hold = {q: s["holdout"] for q, s in summary.items() if s.get("holdout")}
     if not hold:
-        return None, None
-    champion = None
-    if version_info("forecast", alias="champion") is not None:
-        try:
-            champion = load("forecast").model
-        except Exception as exc:  # noqa: BLE001 - an unloadable champion leaves the gate to its defaults
-            logger.warning("could not load the champion to score it: %s", exc)
-            return None, None
-    seen = getattr(champion, "last_ts", {}) or {}
+        return None
     masks = {
         q: np.asarray(h["ts"] > seen[q]) if q in seen else np.ones(len(h["ts"]), bool)
         for q, h in hold.items()
     }
     if sum(int(m.sum()) for m in masks.values()) < 0.2 * sum(len(h["ts"]) for h in hold.values()):
         masks = {q: np.ones(len(h["ts"]), bool) for q, h in hold.items()}
-    digest = hashlib.sha256()
-    total = cand_err = champ_err = 0.0
+    frames, forecasts = [], []
     for queue in sorted(hold):
         h, m = hold[queue], masks[queue]
-        ts, y, f = h["ts"][m], np.asarray(h["y"], float)[m], np.asarray(h["f"], float)[m]
-        digest.update(queue.encode() + np.asarray(ts.asi8).tobytes() + y.tobytes())
-        total += float(y.sum())
-        cand_err += float(np.abs(y - f).sum())
-        if champion is not None and len(ts):
-            known = queue in getattr(champion, "queues", [])
-            fc = champion.predict_queue(queue, ts)["forecast"].to_numpy() if known else np.zeros(len(y))
-            champ_err += float(np.abs(y - fc).sum())
-    fingerprint = f"forecast-holdout:{digest.hexdigest()[:16]}"
-    metrics = {"candidate": {"wape": cand_err / max(total, 1e-9)}}
-    if champion is not None:
-        metrics["champion"] = {"wape": champ_err / max(total, 1e-9)}
-    return metrics, fingerprint
+        frames.append(
+            pd.DataFrame(
+                {"queue": queue, "interval_start": h["ts"][m], "calls": np.asarray(h["y"], float)[m]}
+            )
+        )
+        forecasts.append(np.asarray(h["f"], float)[m])
+    return pd.concat(frames, ignore_index=True), np.concatenate(forecasts)
+
+
+def _candidate_metrics(
+    forecaster: VolumeForecaster, rows: pd.DataFrame, forecasts: np.ndarray
+) -> dict[str, float]:
+    """:func:`score`'s metrics of the held-out fits' forecasts on ``rows`` (bands from the
+    registered model's calibration): the candidate's side of the promotion comparison."""
+    los, his = [], []
+    for queue, grp in rows.groupby("queue", sort=True):
+        cal = forecaster.calibration.get(str(queue), Calibration())
+        lo, hi = cal.bounds(forecasts[grp.index.to_numpy()])
+        los.append(pd.Series(lo, index=grp.index))
+        his.append(pd.Series(hi, index=grp.index))
+    frame = rows.rename(columns={"calls": "y"}).assign(
+        forecast=forecasts, lo=pd.concat(los).sort_index(), hi=pd.concat(his).sort_index()
+    )
+    return _finite(accuracy(frame))
+
+
+def _last_week(counts: pd.DataFrame) -> pd.DataFrame:
+    """The last 7 days of every queue's history (the evaluation rows when no backtest ran)."""
+    last = counts.groupby("queue")["interval_start"].transform("max")
+    return counts[counts["interval_start"] > last - pd.Timedelta(days=7)].reset_index(drop=True)
+
+
+def _fingerprint(rows: pd.DataFrame, kind: str) -> str:
+    """Names the evaluation rows: versions are compared only on rows with the same fingerprint."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for queue, grp in rows.groupby("queue", sort=True):
+        ts = pd.DatetimeIndex(grp["interval_start"])
+        digest.update(str(queue).encode() + np.asarray(ts.asi8).tobytes() + grp["calls"].to_numpy(float).tobytes())
+    return f"{kind}:{digest.hexdigest()[:16]}"

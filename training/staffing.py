@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 _GAP_SECONDS = 1800  # a longer pause between two services ends an agent's activity block
 _MIN_ARRIVALS = 5
+#: columns of the israel_bank_calls per-call log this check reads
+_LOG_COLUMNS = ("call_date", "vru_exit", "q_start", "q_time", "outcome", "ser_start", "ser_time", "server", "priority")
 
 
 def _seconds(col: pd.Series) -> np.ndarray:
@@ -40,7 +42,19 @@ def load_queued_calls(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     Not :func:`features.calls.read_call_log`, which returns the raw log as text for the
     intervention model; this one keeps only queue arrivals, in the units the Erlang check needs.
     """
-    raw = pd.read_csv(source, dtype=str) if not isinstance(source, pd.DataFrame) else source.astype(str)
+    name = "input" if isinstance(source, pd.DataFrame) else str(source)
+    if isinstance(source, pd.DataFrame):
+        raw = source.astype(str)
+    else:
+        try:
+            raw = pd.read_csv(source, dtype=str)
+        except FileNotFoundError as exc:
+            raise ValueError(f"{name}: no such file") from exc
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{name}: not a readable CSV ({exc})") from exc
+    missing = [c for c in _LOG_COLUMNS if c not in raw]
+    if missing:
+        raise ValueError(f"{name}: field(s) {', '.join(missing)} missing (israel_bank_calls format)")
     raw = raw[raw["outcome"].isin(["AGENT", "HANG"])]
     raw = raw[~((raw["outcome"] == "AGENT") & (raw["server"] == "NO_SERVER"))]
     # hung up in the VRU, never queued for an agent: not an arrival to the agent queue

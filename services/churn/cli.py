@@ -1,4 +1,8 @@
-"""``servicelens churn score --input CSV --output CSV``: batch scoring with the champion model."""
+"""``servicelens churn score --input CSV --out CSV``: batch scoring with the champion model.
+
+Validates the file, then calls :func:`features.churn_model.score_customers`, the use case
+``POST /churn/score`` also calls, so a customer scores the same over HTTP and from a file.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,16 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["app"]
+__all__ = ["register"]
 
 logger = logging.getLogger(__name__)
 
-app = typer.Typer(help="Churn risk: batch scoring with the @champion churn model.", no_args_is_help=True)
 
-
-@app.command("score")
 def score(
     input: Path = typer.Option(..., "--input", exists=True, help="Telco-format CSV of customers."),
-    output: Path = typer.Option(..., "--output", help="CSV to write: id, probability, tier, reasons."),
+    out: Path = typer.Option(
+        ..., "--out", "--output", help="CSV to write: id, probability, tier, expected value, reasons."
+    ),
     alias: str = typer.Option("champion", "--alias", help="Registry alias to score with."),
     chunk: int = typer.Option(1000, "--chunk", min=1, help="Rows per batch."),
 ) -> None:
@@ -26,29 +29,37 @@ def score(
     import pandas as pd
     from rich.progress import Progress
 
-    from features.customers import CustomerDataError, validate_customers
+    from features.churn_model import score_customers
+    from features.customers import CustomerDataError, read_customers, validate_customers
     from model_registry import load
-    from services.churn.service import score_frame
 
-    raw = pd.read_csv(input, dtype={"customerID": str, "TotalCharges": str})
     try:
-        clean = validate_customers(raw)
-    except CustomerDataError as exc:
+        clean = validate_customers(read_customers(input))
+    except (CustomerDataError, ValueError) as exc:
         typer.echo(f"invalid input: {exc}", err=True)
         raise typer.Exit(2) from exc
-    loaded = load("churn", alias=alias)
+    try:
+        loaded = load("churn", alias=alias)
+    except LookupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     rows: list[dict] = []
     with Progress(transient=True) as progress:
         task = progress.add_task("scoring customers", total=len(clean))
         for start in range(0, len(clean), chunk):
             part = clean.iloc[start : start + chunk]
-            rows += score_frame(loaded.model, part)
+            rows += score_customers(loaded.model, part)
             progress.advance(task, len(part))
-    out = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
     for i in range(3):
-        out[f"reason_{i + 1}"] = out["reasons"].map(lambda r, i=i: r[i]["text"] if len(r) > i else "")
-    out["reasons"] = out["reasons"].map(json.dumps)
-    out["model_version"] = loaded.version
-    output.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(output, index=False)
-    typer.echo(f"scored {len(out)} customers with servicelens-churn v{loaded.version} -> {output}")
+        frame[f"reason_{i + 1}"] = frame["reasons"].map(lambda r, i=i: r[i]["text"] if len(r) > i else "")
+    frame["reasons"] = frame["reasons"].map(json.dumps)
+    frame["model_version"] = loaded.version
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    typer.echo(f"scored {len(frame)} customers with servicelens-churn v{loaded.version} -> {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``score`` to the ``servicelens churn`` group."""
+    app.command("score")(score)

@@ -1,21 +1,21 @@
 """Churn service: ``POST /churn/score`` -> calibrated probability, risk tier, top-3 reasons.
 
 Thin: validate (pydantic; negative tenure or a wrong type is a 422 naming the field) ->
-the champion ``ChurnPredictor`` from ``features/`` -> shape -> prediction log.
+:func:`features.churn_model.score_customers` with the champion -> shape -> prediction log.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import bentoml
 from pydantic import BaseModel, Field
 
+from features.churn_model import score_customers
 from features.customers import CustomerRecord, clean_customers
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 
-__all__ = ["ChurnService", "ScoreRequest", "ScoreResponse", "CustomerScore", "Reason", "score_frame"]
+__all__ = ["ChurnService", "ScoreRequest", "ScoreResponse", "CustomerScore", "Reason"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +50,6 @@ class ScoreResponse(BaseModel):
     scores: list[CustomerScore]
 
 
-def score_frame(predictor: Any, df: Any) -> list[dict[str, Any]]:
-    """Score a clean frame into plain dicts (shared by the API and the batch CLI)."""
-    out = predictor.score(df)
-    rows = []
-    for rec in out.to_dict(orient="records"):
-        rec["reasons"] = [{**r, "value": str(r["value"])} for r in rec["reasons"]]
-        rec["churn_probability"] = float(rec["churn_probability"])
-        rec["expected_value"] = float(rec["expected_value"])
-        rows.append(rec)
-    return rows
-
-
 api = make_api("churn")
 
 
@@ -81,7 +69,7 @@ class ChurnService(ServiceBase):
         loaded = self.model()
         with self.timed("/churn/score", body) as call:
             df = clean_customers(pd.DataFrame([r.model_dump() for r in records]))
-            scores = [CustomerScore(**row) for row in score_frame(loaded.model, df)]
+            scores = [CustomerScore(**row) for row in score_customers(loaded.model, df)]
             resp = ScoreResponse(model_version=loaded.version, scores=scores)
             call.outputs = resp
         return resp

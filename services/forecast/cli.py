@@ -1,7 +1,9 @@
 """``servicelens forecast report``: HTML (plotly, offline) + JSON of forecast, band, actuals, agents.
 
-With ``--snapshot-id`` the stored snapshot (as issued) is reported instead of a fresh forecast,
-and with ``--actuals`` its accuracy (interval, hourly, daily WAPE and 80% coverage) is scored.
+The fresh forecast comes from :func:`features.planning.forecast_with_staffing`, the use case
+``POST /forecast`` also calls, so report and API agree for the same input. With ``--snapshot-id``
+the stored snapshot (as issued) is reported instead, and with ``--actuals`` its accuracy
+(interval, hourly, daily WAPE and 80% coverage) is scored.
 """
 
 from __future__ import annotations
@@ -13,38 +15,17 @@ from typing import Any
 
 import typer
 
-__all__ = ["app", "build_report"]
+__all__ = ["register", "build_report"]
 
 logger = logging.getLogger(__name__)
-
-app = typer.Typer(help="Volume forecasts and staffing with the @champion forecaster.", no_args_is_help=True)
 
 
 def _snapshot(settings: Any, snapshot_id: str) -> Any:
     import pandas as pd
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
 
-    from servicelens.db import ForecastSnapshot, init_db
+    from servicelens.stores import init_db, snapshot_rows
 
-    with Session(init_db(settings.db_url)) as session:
-        rows = session.scalars(
-            select(ForecastSnapshot).where(ForecastSnapshot.snapshot_id == snapshot_id)
-        ).all()
-        frame = pd.DataFrame(
-            [
-                {
-                    "queue": r.queue,
-                    "interval_start": r.interval_start,
-                    "forecast": r.forecast,
-                    "lo": r.lo,
-                    "hi": r.hi,
-                    "interval_minutes": r.interval_minutes,
-                    "model_version": r.model_version,
-                }
-                for r in rows
-            ]
-        )
+    frame = pd.DataFrame(snapshot_rows(init_db(settings.db_url), snapshot_id))
     if frame.empty:
         raise typer.BadParameter(f"no forecast snapshot {snapshot_id}", param_hint="--snapshot-id")
     frame["interval_start"] = _utc_naive(frame["interval_start"])
@@ -137,28 +118,33 @@ def build_report(frame: Any, actuals: Any | None, title: str) -> tuple[str, dict
     return "\n".join(html_parts), summary
 
 
-@app.command("report")
 def report(
     queue: list[str] = typer.Option(None, "--queue", help="Queue(s) to report (default: all)."),
     horizon: int = typer.Option(96, "--horizon", min=1, help="Intervals to forecast."),
-    interval_minutes: int = typer.Option(15, "--interval-minutes", min=1),
-    aht_seconds: float = typer.Option(300.0, "--aht-seconds", min=1e-6),
-    sl_target: float = typer.Option(0.8, "--sl-target", min=1e-6, max=0.999999),
-    target_seconds: float = typer.Option(20.0, "--target-seconds", min=0.0),
-    patience_seconds: float = typer.Option(120.0, "--patience-seconds", min=1e-6),
-    shrinkage: float = typer.Option(0.3, "--shrinkage", min=0.0, max=0.99),
+    interval_minutes: int = typer.Option(
+        15, "--interval-minutes", min=1, help="Reported interval (a multiple of the model's)."
+    ),
+    aht_seconds: float = typer.Option(300.0, "--aht-seconds", min=1e-6, help="Average handle time (s)."),
+    sl_target: float = typer.Option(
+        0.8, "--sl-target", min=1e-6, max=0.999999, help="Share answered within --target-seconds."
+    ),
+    target_seconds: float = typer.Option(20.0, "--target-seconds", min=0.0, help="Service-level target (s)."),
+    patience_seconds: float = typer.Option(
+        120.0, "--patience-seconds", min=1e-6, help="Mean caller patience, Erlang A (s)."
+    ),
+    shrinkage: float = typer.Option(0.3, "--shrinkage", min=0.0, max=0.99, help="Share of paid time off the phones."),
     snapshot_id: str = typer.Option(None, "--snapshot-id", help="Report a stored snapshot instead."),
     actuals: Path = typer.Option(None, "--actuals", exists=True, help="CSV interval_start, calls [, queue]."),
     out: Path = typer.Option(None, "--out", help="Folder (default: settings.reports_dir)."),
-    alias: str = typer.Option("champion", "--alias"),
+    alias: str = typer.Option("champion", "--alias", help="Registry alias of the forecaster."),
 ) -> None:
     """Write forecast_report.html and forecast_report.json: actuals, forecast, 80% band, required agents."""
     import pandas as pd
 
+    from features.planning import StaffingPlan, forecast_with_staffing
     from features.volume import to_intervals
     from model_registry import load
     from servicelens.settings import get_settings
-    from services.forecast.service import ForecastRequest, forecast_with_staffing
 
     settings = get_settings()
     settings.ensure_dirs()
@@ -166,12 +152,16 @@ def report(
         frame = _snapshot(settings, snapshot_id)
         title = f"Forecast snapshot {snapshot_id}"
     else:
-        loaded = load("forecast", alias=alias)
+        try:
+            loaded = load("forecast", alias=alias)
+        except LookupError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
         queues = list(queue) if queue else loaded.model.queues
         unknown = sorted(set(queues) - set(loaded.model.queues))
         if unknown:
             raise typer.BadParameter(f"unknown queue(s) {unknown}", param_hint="--queue")
-        body = ForecastRequest(
+        plan = StaffingPlan(
             queues=queues,
             horizon=horizon,
             interval_minutes=interval_minutes,
@@ -181,8 +171,13 @@ def report(
             patience_seconds=patience_seconds,
             shrinkage=shrinkage,
         )
+        if interval_minutes % loaded.model.interval_minutes:
+            raise typer.BadParameter(
+                f"must be a multiple of the model's {loaded.model.interval_minutes}-minute interval",
+                param_hint="--interval-minutes",
+            )
         frame = pd.concat(
-            [item["frame"] for item in forecast_with_staffing(loaded.model, body)], ignore_index=True
+            [item.frame for item in forecast_with_staffing(loaded.model, plan)], ignore_index=True
         )
         title = f"Forecast servicelens-forecast v{loaded.version}"
     act = None
@@ -201,3 +196,8 @@ def report(
     payload = {**summary, "rows": json.loads(frame.to_json(orient="records", date_format="iso"))}
     (folder / "forecast_report.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
     typer.echo(f"wrote {folder / 'forecast_report.html'} and {folder / 'forecast_report.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to the ``servicelens forecast`` group."""
+    app.command("report")(report)

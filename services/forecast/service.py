@@ -1,7 +1,9 @@
 """Forecast service: interval volume forecasts with staffing, what-if grids, backlog staffing.
 
 ``POST /forecast`` -> per queue and interval: forecast, 80% bounds, required agents under
-Erlang C and Erlang A with expected SL/ASA/abandonment; the forecast is stored as a snapshot
+Erlang C and Erlang A with expected SL/ASA/abandonment (the use case
+:func:`features.planning.forecast_with_staffing`, shared with ``servicelens forecast report``);
+the forecast is stored as a snapshot
 (``ForecastSnapshot``) so its accuracy can be scored against actuals later.
 ``POST /staffing`` -> a what-if grid (volume, AHT, targets, shrinkage) in one call.
 ``POST /staffing/backlog`` -> agents so that a share of items is answered within H business hours.
@@ -12,13 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from typing import Annotated, Any
 
 import bentoml
 import numpy as np
 from pydantic import BaseModel, Field
 
+from features.planning import QueuePlan, StaffingPlan, forecast_with_staffing
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 
 __all__ = [
@@ -29,7 +31,6 @@ __all__ = [
     "StaffingResponse",
     "BacklogRequest",
     "BacklogResponse",
-    "forecast_with_staffing",
 ]
 
 logger = logging.getLogger(__name__)
@@ -167,68 +168,9 @@ def _check_interval(forecaster: Any, minutes: int) -> None:
         )
 
 
-def forecast_with_staffing(forecaster: Any, body: ForecastRequest) -> list[dict[str, Any]]:
-    """Forecast rows per queue with Erlang C/A staffing columns (shared by the API and the report)."""
-    import numpy as np
-    import pandas as pd
-
-    from features.staffing import erlang_a_required, erlang_c_required
-
-    start = pd.Timestamp(body.start) if body.start is not None else None
-    if start is not None and start.tzinfo is not None:
-        start = (
-            start.tz_convert(forecaster.tz).tz_localize(None) if forecaster.tz else start.tz_localize(None)
-        )
-    out = []
-    for queue in body.queues:
-        fc = forecaster.forecast(
-            queue,
-            body.horizon,
-            body.interval_minutes,
-            start,
-            body.special_days or None,
-            body.closed_dates or None,
-        )
-        calls = fc["forecast"].to_numpy()
-        seconds = body.interval_minutes * 60.0
-        ec = erlang_c_required(
-            calls,
-            body.aht_seconds,
-            body.sl_target,
-            body.target_seconds,
-            None,
-            body.max_occupancy,
-            body.shrinkage,
-            seconds,
-        )
-        ea = erlang_a_required(
-            calls,
-            body.aht_seconds,
-            body.patience_seconds,
-            body.sl_target,
-            body.target_seconds,
-            None,
-            body.abandon_target,
-            body.max_occupancy,
-            body.shrinkage,
-            seconds,
-        )
-        frame = fc.assign(
-            erlang_c_agents=ec["agents"].astype(int),
-            erlang_c_service_level=ec["service_level"],
-            erlang_c_asa=np.where(np.isfinite(ec["asa"]), ec["asa"], 1e9),
-            erlang_a_agents=ea["agents"].astype(int),
-            erlang_a_service_level=ea["service_level"],
-            erlang_a_asa=ea["asa"],
-            erlang_a_abandon=ea["abandon"],
-        )
-        if forecaster.tz:
-            local = frame["interval_start"].dt.tz_localize(
-                forecaster.tz, ambiguous=True, nonexistent="shift_forward"
-            )
-            frame = frame.assign(interval_start=local)
-        out.append({"queue": queue, "frame": frame})
-    return out
+def _plan(body: ForecastRequest) -> StaffingPlan:
+    """The validated request as the use case's input."""
+    return StaffingPlan(**body.model_dump(exclude={"store_snapshot"}))
 
 
 def _snapshot_time(ts: Any) -> dt.datetime:
@@ -240,31 +182,21 @@ def _snapshot_time(ts: Any) -> dt.datetime:
     return (stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp).to_pydatetime()
 
 
-def _store_snapshot(settings: Any, rows: list[dict[str, Any]], interval_minutes: int, version: str) -> str:
-    from sqlalchemy.orm import Session
+def _store_snapshot(engine: Any, rows: list[QueuePlan], interval_minutes: int, version: str) -> str:
+    from servicelens.stores import save_snapshot
 
-    from servicelens.db import ForecastSnapshot, init_db, utcnow
-
-    snapshot_id = str(uuid.uuid4())
-    issued = utcnow()
-    engine = init_db(settings.db_url)
-    with Session(engine) as session, session.begin():
-        for item in rows:
-            for rec in item["frame"].itertuples(index=False):
-                session.add(
-                    ForecastSnapshot(
-                        snapshot_id=snapshot_id,
-                        issued_at=issued,
-                        queue=item["queue"],
-                        interval_start=_snapshot_time(rec.interval_start),
-                        interval_minutes=interval_minutes,
-                        forecast=float(rec.forecast),
-                        lo=float(rec.lo),
-                        hi=float(rec.hi),
-                        model_version=version,
-                    )
-                )
-    return snapshot_id
+    records = (
+        {
+            "queue": item.queue,
+            "interval_start": _snapshot_time(rec.interval_start),
+            "forecast": rec.forecast,
+            "lo": rec.lo,
+            "hi": rec.hi,
+        }
+        for item in rows
+        for rec in item.frame.itertuples(index=False)
+    )
+    return save_snapshot(engine, records, interval_minutes=interval_minutes, model_version=version)
 
 
 api = make_api("forecast")
@@ -286,17 +218,17 @@ class ForecastService(ServiceBase):
         if body.start is not None and not _EARLIEST <= body.start.replace(tzinfo=None) <= _LATEST:
             raise ClientError("start", f"must lie between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d}")
         with self.timed("/forecast", body) as call:
-            rows = forecast_with_staffing(fc, body)
+            rows = forecast_with_staffing(fc, _plan(body))
             snapshot = (
-                _store_snapshot(self.settings, rows, body.interval_minutes, loaded.version)
+                _store_snapshot(self.engine, rows, body.interval_minutes, loaded.version)
                 if body.store_snapshot
                 else None
             )
             queues = [
                 QueueForecast(
-                    queue=item["queue"],
+                    queue=item.queue,
                     intervals=[
-                        IntervalForecast(**r) for r in item["frame"].drop(columns="queue").to_dict("records")
+                        IntervalForecast(**r) for r in item.frame.drop(columns="queue").to_dict("records")
                     ],
                 )
                 for item in rows

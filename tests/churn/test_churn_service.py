@@ -5,13 +5,26 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
+import typer
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from servicelens.cli import build_app
 from servicelens.settings import Settings
 from servicelens.simulator.customers import simulate_customers
 from training.churn import train_and_register
+
+
+def _churn_app() -> typer.Typer:
+    """The ``servicelens churn`` group as the root CLI mounts it."""
+    from services.churn.cli import register as register_score
+    from training.churn_cli import register as register_training
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register_training(app)
+    register_score(app)
+    return app
 
 
 def _customer(**over: object) -> dict:
@@ -23,7 +36,7 @@ def _customer(**over: object) -> dict:
 
 def test_service_scores_and_rejects_bad_input(sl_env: Settings, tmp_path) -> None:
     result = train_and_register(n=900, seed=5)
-    assert result["promoted"] is True
+    assert result.promoted is True
     from services.churn.service import ChurnService
 
     with TestClient(ChurnService.to_asgi()) as client:
@@ -31,7 +44,7 @@ def test_service_scores_and_rejects_bad_input(sl_env: Settings, tmp_path) -> Non
         one = client.post("/churn/score", json={"customer": _customer()})
         assert one.status_code == 200, one.text
         body = one.json()
-        assert body["model_version"] == result["version"]
+        assert body["model_version"] == result.version
         score = body["scores"][0]
         assert 0 <= score["churn_probability"] <= 1 and score["risk_tier"] in ("high", "medium", "low")
         assert len(score["reasons"]) == 3 and all(" risk" in r["text"] for r in score["reasons"])
@@ -48,21 +61,32 @@ def test_service_scores_and_rejects_bad_input(sl_env: Settings, tmp_path) -> Non
         assert wrong.status_code == 422 and "MonthlyCharges" in wrong.json()["errors"][0]["field"]
         empty = client.post("/churn/score", json={})
         assert empty.status_code == 422
+        src = tmp_path / "in.csv"
+        simulate_customers(30, seed=9).drop(columns=["Churn"]).to_csv(src, index=False)
+        customers = pd.read_csv(src, dtype={"customerID": str, "TotalCharges": str})
+        records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in customers.to_dict("records")]
+        http = client.post("/churn/score", json={"customers": records})
+        assert http.status_code == 200, http.text
 
-    # batch CLI: CSV in, CSV out, same model
-    src = tmp_path / "in.csv"
-    simulate_customers(30, seed=9).drop(columns=["Churn"]).to_csv(src, index=False)
+    # batch CLI: CSV in, CSV out, same model, same answers as HTTP (one use case behind both)
     out = tmp_path / "out.csv"
     runner = CliRunner()
-    res = runner.invoke(build_app(), ["churn", "score", "--input", str(src), "--output", str(out)])
+    res = runner.invoke(_churn_app(), ["score", "--input", str(src), "--out", str(out)])
     assert res.exit_code == 0, res.output
-    scored = pd.read_csv(out)
+    scored = pd.read_csv(out, dtype={"customerID": str})
     assert len(scored) == 30 and scored["churn_probability"].between(0, 1).all()
     assert len(json.loads(scored["reasons"].iloc[0])) == 3 and scored["reason_1"].str.contains("risk").all()
+    api = http.json()["scores"]
+    assert scored["customerID"].tolist() == [s["customerID"] for s in api]
+    assert scored["churn_probability"].tolist() == pytest.approx([s["churn_probability"] for s in api], abs=1e-12)
+    assert scored["risk_tier"].tolist() == [s["risk_tier"] for s in api]
+    assert [json.loads(r) for r in scored["reasons"]] == [s["reasons"] for s in api]
+    old_flag = runner.invoke(_churn_app(), ["score", "--input", str(src), "--output", str(out)])
+    assert old_flag.exit_code == 0, old_flag.output
 
     bad = tmp_path / "bad.csv"
     simulate_customers(5, seed=9).assign(tenure=[1, 2, -1, 3, 4]).to_csv(bad, index=False)
-    res = runner.invoke(build_app(), ["churn", "score", "--input", str(bad), "--output", str(out)])
+    res = runner.invoke(_churn_app(), ["score", "--input", str(bad), "--out", str(out)])
     assert res.exit_code == 2 and "tenure" in res.output
 
 
@@ -71,10 +95,9 @@ def test_evaluate_cli_prints_contract_json(tmp_path) -> None:
     df.iloc[:600].to_csv(tmp_path / "tr.csv", index=False)
     df.iloc[600:].to_csv(tmp_path / "te.csv", index=False)
     res = CliRunner().invoke(
-        build_app(),
+        _churn_app(),
         [
             "evaluate",
-            "churn",
             "--train",
             str(tmp_path / "tr.csv"),
             "--test",
@@ -87,3 +110,12 @@ def test_evaluate_cli_prints_contract_json(tmp_path) -> None:
     assert report["task"] == "churn" and report["n_test"] == 200
     assert set(report["model"]) == {"roc_auc", "pr_auc", "brier", "ece", "lift_at_10pct"}
     assert "logistic_regression" in report["baselines"] and set(report["seconds"]) == {"fit", "predict"}
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path) -> None:
+    unlabelled = tmp_path / "unlabelled.csv"
+    simulate_customers(50, seed=1).drop(columns=["Churn"]).to_csv(unlabelled, index=False)
+    res = CliRunner().invoke(_churn_app(), ["evaluate", "--train", str(unlabelled), "--test", str(unlabelled)])
+    assert res.exit_code == 2 and "unlabelled.csv: field Churn missing" in res.output
+    res = CliRunner().invoke(_churn_app(), ["train", "--input", str(unlabelled), "--no-promote"])
+    assert res.exit_code == 2 and "field Churn missing" in res.output and "Traceback" not in res.output

@@ -58,16 +58,20 @@ def test_retraining_is_gated_on_comparable_data(sl_env) -> None:
     from training.forecast import train_and_register
 
     sim = simulate_contacts(63, ["billing"], seed=8)
-    v1 = train_and_register(
+    first = train_and_register(
         sim[sim["interval_start"] < sim["interval_start"].max() - pd.Timedelta(days=7)],
         candidates=("slot_mean", "profile"),
     )
-    v2 = train_and_register(sim, candidates=("slot_mean", "profile"))
+    second = train_and_register(sim, candidates=("slot_mean", "profile"))
     events = history("forecast")
-    assert [e["to_version"] for e in events] == [v1, v2]
+    assert [e["to_version"] for e in events] == [first.version, second.version]
     gate = events[-1]["gates"][0]
     assert "not comparable" not in gate["detail"]
     assert {"candidate", "champion"} <= set(gate["numbers"])
+    # the TrainResult contract: the candidate's held-out numbers are the ones the gate compared
+    assert second.promotion is not None and second.promotion.to_version == second.version
+    assert gate["numbers"]["candidate"] == pytest.approx(second.metrics["wape"])
+    assert set(second.figures) == {"backtest_wape", "queues"} and second.figures["queues"] == ["billing"]
 
 
 def test_declared_special_days_are_learned_and_applied(counts: pd.DataFrame) -> None:
@@ -92,3 +96,28 @@ def test_declared_special_days_are_learned_and_applied(counts: pd.DataFrame) -> 
     assert by_day[first] == pytest.approx(plain_day[first])
     shut = fc.forecast("billing", 48, 15, closed=[first])
     assert first not in set(shut["interval_start"].dt.date) and isinstance(first, dt.date)
+
+
+def test_score_is_wape_on_interval_counts_and_unknown_queues_count_as_missed(counts: pd.DataFrame) -> None:
+    from training.forecast import score
+
+    train_df, test_df = _split(counts)
+    fc, _ = train(train_df, ("slot_mean",))
+    rows = test_df[test_df["interval_start"] > train_df["interval_start"].max()]
+    metrics = score(fc, rows)
+    assert {"wape", "wape_hourly", "wape_daily", "coverage_80"} <= set(metrics) and 0 < metrics["wape"] < 0.5
+    missed = score(fc, rows.assign(queue="nope"))
+    assert missed["wape"] == pytest.approx(1.0)
+
+
+def test_load_counts_errors_name_the_file_and_field(tmp_path) -> None:
+    from training.forecast import load_counts
+
+    with pytest.raises(ValueError, match="missing.csv: no such file"):
+        load_counts(tmp_path / "missing.csv")
+    (tmp_path / "no_time.csv").write_text("queue,calls\nbilling,3\n")
+    with pytest.raises(ValueError, match="no_time.csv: no time column"):
+        load_counts(tmp_path / "no_time.csv")
+    (tmp_path / "bad_time.csv").write_text("interval_start,calls\nyesterday-ish,3\n")
+    with pytest.raises(ValueError, match="bad_time.csv: field interval_start"):
+        load_counts(tmp_path / "bad_time.csv")

@@ -7,10 +7,33 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from servicelens.settings import Settings
 from servicelens.simulator.contacts import simulate_contacts
+
+
+def _group(*registers) -> typer.Typer:
+    """A command group as ``servicelens <task>`` mounts it: each module's ``register(app)``."""
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    for register in registers:
+        register(app)
+    return app
+
+
+def _forecast_app() -> typer.Typer:
+    from services.forecast.cli import register as register_report
+    from training.forecast_cli import register as register_training
+
+    return _group(register_training, register_report)
+
+
+def _staffing_app() -> typer.Typer:
+    from training.staffing_cli import register
+
+    return _group(register)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +54,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         from training.forecast import train_and_register
 
         sim = simulate_contacts(70, ["billing", "email"], seed=9)  # tz-aware, as the demo passes it
-        version = train_and_register(sim, candidates=("slot_mean", "profile"))
+        version = train_and_register(sim, candidates=("slot_mean", "profile")).version
         with TestClient(ForecastService.to_asgi()) as c:
             yield c, version, settings
 
@@ -47,10 +70,7 @@ def _fields(resp) -> list[str]:
 
 
 def test_forecast_endpoint_and_snapshot(served) -> None:
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
-
-    from servicelens.db import ForecastSnapshot, init_db
+    from servicelens.stores import init_db, snapshot_rows
 
     c, version, settings = served
     resp = c.post("/forecast", json={"queues": ["billing", "email"], "horizon": 16, "interval_minutes": 30})
@@ -63,9 +83,7 @@ def test_forecast_endpoint_and_snapshot(served) -> None:
     assert r["lo"] <= r["forecast"] <= r["hi"]
     assert r["interval_start"].endswith(("-05:00", "-04:00"))  # local time of the queue's zone
     assert r["erlang_a_agents"] <= r["erlang_c_agents"] and r["erlang_c_service_level"] >= 0.8
-    with Session(init_db(settings.db_url)) as s:
-        n = s.scalar(select(func.count()).where(ForecastSnapshot.snapshot_id == body["snapshot_id"]))
-    assert n == 32
+    assert len(snapshot_rows(init_db(settings.db_url), body["snapshot_id"])) == 32
 
 
 @pytest.mark.parametrize(
@@ -132,14 +150,12 @@ def test_staffing_and_backlog_endpoints(client) -> None:
 
 
 def test_report_cli_writes_html_and_json(served, tmp_path: Path) -> None:
-    from servicelens.cli import build_app
-
     out = tmp_path / "rep"
-    args = ["forecast", "report", "--queue", "billing", "--horizon", "20", "--out", str(out)]
+    args = ["report", "--queue", "billing", "--horizon", "20", "--out", str(out)]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SERVICELENS_HOME", str(served[2].home))
         mp.setenv("SERVICELENS_AUTH_DISABLED", "true")
-        res = CliRunner().invoke(build_app(), args)
+        res = CliRunner().invoke(_forecast_app(), args)
     assert res.exit_code == 0, res.output
     html = (out / "forecast_report.html").read_text()
     assert len(html) > 1_000_000 and 'src="https://cdn.plot.ly' not in html  # plotly.js inlined, offline
@@ -150,17 +166,15 @@ def test_report_cli_writes_html_and_json(served, tmp_path: Path) -> None:
 
 
 def test_evaluate_cli_contracts(tmp_path: Path, shared_data: Path) -> None:
-    from training.cli import evaluate_app
-
     sim = simulate_contacts(63, ["billing"], seed=2, interval_minutes=15)
     local = sim.assign(interval_start=sim["interval_start"].dt.tz_localize(None))[["interval_start", "calls"]]
     cut = local["interval_start"].max() - pd.Timedelta(days=14)
     local[local["interval_start"] < cut].to_csv(tmp_path / "train.csv", index=False)
     local.to_csv(tmp_path / "full.csv", index=False)
     res = CliRunner().invoke(
-        evaluate_app,
+        _forecast_app(),
         [
-            "forecast",
+            "evaluate",
             "--train",
             str(tmp_path / "train.csv"),
             "--test",
@@ -178,7 +192,7 @@ def test_evaluate_cli_contracts(tmp_path: Path, shared_data: Path) -> None:
     raw = pd.read_csv(calls, dtype=str)
     raw[raw["call_date"] <= "1999-02-14"].to_csv(tmp_path / "calls.csv.gz", index=False)
     res = CliRunner().invoke(
-        evaluate_app, ["staffing", "--train", str(tmp_path / "calls.csv.gz"), "--test", str(calls), "--json"]
+        _staffing_app(), ["evaluate", "--train", str(tmp_path / "calls.csv.gz"), "--test", str(calls), "--json"]
     )
     assert res.exit_code == 0, res.output
     st = json.loads(res.output.strip().splitlines()[-1])
@@ -187,8 +201,6 @@ def test_evaluate_cli_contracts(tmp_path: Path, shared_data: Path) -> None:
 
 
 def test_snapshot_report_scores_accuracy_against_actuals(served, tmp_path: Path) -> None:
-    from servicelens.cli import build_app
-
     c, _, settings = served
     snap = c.post("/forecast", json={"queues": ["billing"], "horizon": 40, "interval_minutes": 15}).json()
     rows = snap["queues"][0]["intervals"]
@@ -203,7 +215,6 @@ def test_snapshot_report_scores_accuracy_against_actuals(served, tmp_path: Path)
     actual.to_csv(tmp_path / "actuals.csv", index=False)
     out = tmp_path / "snap"
     args = [
-        "forecast",
         "report",
         "--snapshot-id",
         snap["snapshot_id"],
@@ -212,7 +223,7 @@ def test_snapshot_report_scores_accuracy_against_actuals(served, tmp_path: Path)
     ]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SERVICELENS_HOME", str(settings.home))
-        res = CliRunner().invoke(build_app(), [*args, "--out", str(out)])
+        res = CliRunner().invoke(_forecast_app(), [*args, "--out", str(out)])
     assert res.exit_code == 0, res.output
     acc = json.loads((out / "forecast_report.json").read_text())["queues"]["billing"]["accuracy"]
     assert acc["wape"] == pytest.approx(0.1 / 1.1, rel=1e-6)
@@ -237,3 +248,49 @@ def test_forecast_with_declared_event_and_closed_day(client) -> None:
     same = next(r for r in base["queues"][0]["intervals"] if r["interval_start"] == first["interval_start"])
     assert first["forecast"] == pytest.approx(1.5 * same["forecast"])
     assert first["erlang_c_agents"] >= same["erlang_c_agents"]
+
+
+def test_http_and_report_cli_give_the_same_plan(served, tmp_path: Path) -> None:
+    """``POST /forecast`` and ``servicelens forecast report`` call one use case: same numbers."""
+    c, _, settings = served
+    params = {"horizon": 12, "interval_minutes": 30, "aht_seconds": 240.0, "shrinkage": 0.25}
+    body = {"queues": ["email"], "store_snapshot": False, **params}
+    api = c.post("/forecast", json=body).json()["queues"][0]["intervals"]
+    out = tmp_path / "same"
+    args = ["report", "--queue", "email", "--out", str(out)]
+    args += [x for k, v in params.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SERVICELENS_HOME", str(settings.home))
+        res = CliRunner().invoke(_forecast_app(), args)
+    assert res.exit_code == 0, res.output
+    rows = json.loads((out / "forecast_report.json").read_text())["rows"]
+    assert len(rows) == len(api) == 12
+    for cli_row, api_row in zip(rows, api, strict=True):
+        assert pd.Timestamp(cli_row["interval_start"]) == pd.Timestamp(api_row["interval_start"])
+        for key in ("forecast", "lo", "hi", "erlang_c_agents", "erlang_a_agents", "erlang_a_abandon"):
+            assert cli_row[key] == pytest.approx(api_row[key], rel=1e-9), key
+
+
+def test_registered_forecaster_has_a_signature_and_input_example(served) -> None:
+    """MLflow lineage: the forecaster's pyfunc input (``queue, interval_start``) is described."""
+    import mlflow
+
+    from model_registry import model_name
+
+    _, version, settings = served
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    info = mlflow.models.get_model_info(f"models:/{model_name('forecast')}/{version}")
+    assert info.signature is not None
+    assert info.signature.inputs.input_names() == ["queue", "interval_start"]
+    assert info.saved_input_example_info is not None
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,calls\n2025-01-06 08:00,3\n")
+    for command in ("train", "evaluate"):
+        args = [command, "--input", str(bad)] if command == "train" else [command, "--train", str(bad), "--test", str(bad)]
+        res = CliRunner().invoke(_forecast_app(), args)
+        assert res.exit_code == 2, res.output
+        assert "bad.csv: no time column" in res.output and "Traceback" not in res.output

@@ -1,0 +1,47 @@
+"""Printing helpers shared by the ``train``/``evaluate`` commands of the task CLIs.
+
+Kept apart from any one task so forecast and staffing (and later tasks) print their contract
+reports the same way; importing it is cheap (typer only, rich inside :func:`status`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import typer
+
+__all__ = ["json_safe", "print_metrics_table", "status"]
+
+
+def json_safe(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf become null, numpy scalars become Python numbers, keys strings."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def print_metrics_table(report: dict[str, Any], name: str) -> None:
+    """The model's row (labelled ``name``) and one row per baseline, then the timings."""
+    rows = {name: report["model"], **report["baselines"]}
+    keys = list(report["model"])
+    typer.echo(f"{'model':<28}" + "".join(f"{k:>20}" for k in keys))
+    for label, metrics in rows.items():
+        cells = "".join(
+            f"{metrics.get(k):>20.4f}" if isinstance(metrics.get(k), float) else f"{'-':>20}" for k in keys
+        )
+        typer.echo(f"{label:<28}{cells}")
+    typer.echo(f"seconds: {report['seconds']}")
+
+
+def status(message: str) -> Any:
+    """A spinner on stderr (stdout stays one clean JSON line with --json)."""
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
