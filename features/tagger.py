@@ -16,14 +16,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.text import EMBED_DIM, MiniLMEncoder, clean_text, get_encoder, loaded_encoder
+from features.text import (
+    EMBED_DIM,
+    MiniLMEncoder,
+    clean_text,
+    default_precision,
+    get_encoder,
+    loaded_encoder,
+)
 
 __all__ = [
     "TfidfComponent",
     "EmbeddingComponent",
     "SpacyComponent",
     "FineTunedComponent",
-    "TagHead",
+    "TaggerHead",
     "MultiHeadTagger",
     "softmax",
     "log_softmax",
@@ -107,10 +114,14 @@ class SpacyComponent:
     kind = "spacy"
     needs_embeddings = False
 
-    def __init__(self, nlp: Any, labels: list[str]) -> None:
+    #: how the fit went (epochs run/planned, capped); empty on models pickled before it existed
+    info: dict[str, Any] = {}
+
+    def __init__(self, nlp: Any, labels: list[str], info: dict[str, Any] | None = None) -> None:
         self.config = nlp.config.to_str()
         self.bytes = nlp.to_bytes()
         self.labels = list(labels)
+        self.info = dict(info or {})
         self._nlp: Any = nlp
 
     def __getstate__(self) -> dict[str, Any]:
@@ -196,10 +207,8 @@ class FineTunedComponent:
             if self._encoder is None:
                 import torch
 
-                from servicelens.settings import get_settings
-
                 shared = loaded_encoder(False)
-                precision = get_settings().encoder_precision
+                precision = default_precision()
                 if shared is not None:  # reuse its timing probe
                     precision = "bfloat16" if shared.bf16 else "float32"
                 weights = {
@@ -217,8 +226,9 @@ class FineTunedComponent:
 
 
 @dataclass
-class TagHead:
-    """One tagging head: classes, weighted components, temperature, review threshold."""
+class TaggerHead:
+    """One head of a :class:`MultiHeadTagger`: classes, weighted components, temperature, review
+    threshold. (Not ``features.triggers.TagHead``, the tag a caller sends with a call.)"""
 
     name: str
     classes: list[str]
@@ -249,7 +259,7 @@ class TagHead:
 class MultiHeadTagger:
     """Predictor served by the tagging service (``predict(df)`` for the registry contract)."""
 
-    heads: dict[str, TagHead]
+    heads: dict[str, TaggerHead]
     text_col: str = "text"
     max_length: int = 128
     layers: int = 1
@@ -315,3 +325,11 @@ class MultiHeadTagger:
             out[f"{name}_confidence"] = conf
             out[f"{name}_needs_review"] = conf < head.threshold
         return out
+
+
+def __getattr__(name: str) -> Any:
+    """Models registered before the head class was renamed pickled it as ``TagHead``: resolve that
+    old name for unpickling only (it is not exported, so new code cannot pick it up)."""
+    if name == "TagHead":
+        return TaggerHead
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

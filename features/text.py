@@ -24,6 +24,8 @@ __all__ = [
     "MiniLMEncoder",
     "mean_pool",
     "get_encoder",
+    "set_default_precision",
+    "default_precision",
     "loaded_encoder",
     "encoder_path",
     "ENCODER_NAME",
@@ -150,8 +152,8 @@ class MiniLMEncoder:
             self.model = _quantize(self.model)
         self.dim = int(self.model.config.hidden_size)
         self._lock = threading.Lock()
-        if precision not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"precision must be auto, float32 or bfloat16, got {precision!r}")
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
         self.bf16 = not quantized and (
             precision == "bfloat16" or (precision == "auto" and self._bf16_is_faster())
         )
@@ -270,20 +272,40 @@ def _quantize(model: Any) -> Any:
 
 _ENCODERS: dict[bool, MiniLMEncoder] = {}
 _ENC_LOCK = threading.Lock()
+#: precision of the float encoder when a caller does not name one; the service and the trainer
+#: hand over ``Settings.encoder_precision`` through :func:`set_default_precision`
+_PRECISIONS = ("auto", "float32", "bfloat16")
+_default_precision = "auto"
 
 
-def get_encoder(quantized: bool = False) -> MiniLMEncoder:
+def set_default_precision(precision: str) -> None:
+    """Precision an encoder loaded later computes in when its caller names none.
+
+    Lets the process that owns the settings (a service, the trainer) decide once, while the
+    models that load encoders lazily (``MultiHeadTagger``, ``FineTunedComponent``) stay free of
+    settings. Encoders already loaded keep theirs.
+    """
+    global _default_precision
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
+    _default_precision = precision
+
+
+def default_precision() -> str:
+    """The precision set by :func:`set_default_precision` (``"auto"`` until then)."""
+    return _default_precision
+
+
+def get_encoder(quantized: bool = False, precision: str | None = None) -> MiniLMEncoder:
     """The process-wide encoder (float or int8), loaded lazily and once (pass ``max_length`` to ``encode``).
 
-    The float one computes in the precision of ``Settings.encoder_precision``.
+    ``precision`` applies to the float encoder when this call loads it (default:
+    :func:`default_precision`); once loaded, the encoder keeps the precision it was loaded with.
     """
     with _ENC_LOCK:
         if quantized not in _ENCODERS:
-            from servicelens.settings import get_settings
-
-            precision = get_settings().encoder_precision
             logger.info("loading %s%s from %s", ENCODER_NAME, " (int8)" if quantized else "", encoder_path())
-            enc = MiniLMEncoder(quantized=quantized, precision=precision)
+            enc = MiniLMEncoder(quantized=quantized, precision=precision or _default_precision)
             if enc.bf16:
                 logger.info("%s computes in bfloat16 autocast", ENCODER_NAME)
             _ENCODERS[quantized] = enc

@@ -18,7 +18,7 @@ import anyio
 import bentoml
 from pydantic import BaseModel, Field, StringConstraints
 
-from features.text import redact_pii
+from features.text import redact_pii, set_default_precision
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 from services.batching import AdaptiveBatcher
 
@@ -136,6 +136,8 @@ class TaggingService(ServiceBase):
 
     def __init__(self) -> None:
         super().__init__()
+        # the encoders the model loads lazily compute in the configured precision
+        set_default_precision(self.settings.encoder_precision)
         self.batcher: AdaptiveBatcher[str, tuple[str, dict]] = AdaptiveBatcher(
             self._probas, max_batch_size=MAX_BATCH, max_latency_ms=MAX_LATENCY_MS
         )
@@ -199,27 +201,22 @@ class TaggingService(ServiceBase):
 
     @api.post("/feedback", dependencies=[requires("pipeline", "planner")])
     def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
-        from sqlalchemy.orm import Session
-
-        from servicelens.db import TaggingFeedback, init_db
+        from servicelens.stores import add_feedback, init_db
 
         loaded = self.model()
         tagger = loaded.model
         if body.head not in tagger.heads:
             raise ClientError("head", f"unknown head {body.head!r}; this model has {tagger.head_names}")
         text = redact_pii(body.text) if body.text is not None else self._logged_text(body.text_id)
-        engine = init_db(self.settings.db_url)
-        with Session(engine) as session, session.begin():
-            session.add(
-                TaggingFeedback(
-                    text_id=body.text_id,
-                    head=body.head,
-                    text=text,
-                    predicted_label=body.predicted_label,
-                    corrected_label=body.corrected_label,
-                    annotator=body.annotator,
-                )
-            )
+        add_feedback(
+            init_db(self.settings.db_url),
+            text_id=body.text_id,
+            head=body.head,
+            text=text,
+            predicted_label=body.predicted_label,
+            corrected_label=body.corrected_label,
+            annotator=body.annotator,
+        )
         new = body.corrected_label not in tagger.heads[body.head].classes
         return FeedbackResponse(
             stored=True,
@@ -232,27 +229,17 @@ class TaggingService(ServiceBase):
 
     def _logged_text(self, text_id: str) -> str | None:
         """The (already redacted) text last tagged under ``text_id``, from the prediction log."""
-        from sqlalchemy import select
-        from sqlalchemy.orm import Session
+        from servicelens.stores import init_db, logged_calls
 
-        from servicelens.db import PredictionRecord, init_db
-
-        engine = init_db(self.settings.db_url)
-        query = (
-            select(PredictionRecord.inputs)
-            .where(PredictionRecord.service == self.name)
-            .order_by(PredictionRecord.id.desc())
-            .limit(5000)
-        )
-        with Session(engine) as session:
-            for inputs in session.scalars(query):
-                if not isinstance(inputs, dict):
-                    continue
-                if inputs.get("text_id") == text_id:
-                    return inputs.get("text")
-                for tid, txt in zip(inputs.get("text_ids") or [], inputs.get("texts") or [], strict=False):
-                    if tid == text_id:
-                        return txt
+        calls = logged_calls(init_db(self.settings.db_url), self.name, newest_first=True, limit=5000)
+        for inputs, _ in calls:
+            if not isinstance(inputs, dict):
+                continue
+            if inputs.get("text_id") == text_id:
+                return inputs.get("text")
+            for tid, txt in zip(inputs.get("text_ids") or [], inputs.get("texts") or [], strict=False):
+                if tid == text_id:
+                    return txt
         return None
 
     @api.get("/info")

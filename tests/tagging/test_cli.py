@@ -1,4 +1,6 @@
-"""CLI contracts: ``evaluate tagging --json``, ``train tagging --with-corrections``, ``tagging discover``."""
+"""CLI contracts of the ``servicelens tagging`` group: ``evaluate --json``, ``train
+--with-corrections``, ``discover`` (the root aliases ``servicelens train|evaluate tagging`` run the
+same commands)."""
 
 from __future__ import annotations
 
@@ -6,19 +8,26 @@ import json
 import re
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+import typer
 from typer.testing import CliRunner
 
-from servicelens.cli import build_app
-from servicelens.db import TaggingFeedback, init_db
 from servicelens.settings import Settings
 from servicelens.simulator.tickets import simulate_tickets
+from servicelens.stores import add_feedback, init_db
+from training.tagging.cli import register
+
+
+def build_app() -> typer.Typer:
+    """The task group as the root CLI mounts it (``servicelens tagging ...``)."""
+    app = typer.Typer()
+    register(app)
+    return app
 
 
 def test_evaluate_json_contract(tmp_path: Path) -> None:
     simulate_tickets(160, seed=11).to_csv(tmp_path / "tr.csv", index=False)
     simulate_tickets(60, seed=12).to_csv(tmp_path / "te.csv", index=False)
-    args = ["evaluate", "tagging", "--train", str(tmp_path / "tr.csv"), "--test", str(tmp_path / "te.csv")]
+    args = ["evaluate", "--train", str(tmp_path / "tr.csv"), "--test", str(tmp_path / "te.csv")]
     args += [
         "--text-col",
         "text",
@@ -51,11 +60,11 @@ def _flat(output: str) -> str:
 def test_evaluate_rejects_unreadable_csv_and_bad_options(tmp_path: Path) -> None:
     (tmp_path / "tr.csv").write_text('text,label\n"unclosed quote,a\nb,c,d,e\n')
     simulate_tickets(20, seed=1).to_csv(tmp_path / "te.csv", index=False)
-    base = ["evaluate", "tagging", "--train", str(tmp_path / "tr.csv"), "--test", str(tmp_path / "te.csv")]
+    base = ["evaluate", "--train", str(tmp_path / "tr.csv"), "--test", str(tmp_path / "te.csv")]
     res = CliRunner().invoke(build_app(), base)
     assert res.exit_code == 2 and "--train" in res.output and "not a readable CSV" in _flat(res.output)
     assert res.exception is None or isinstance(res.exception, SystemExit)  # no traceback
-    good = [*base[:3], str(tmp_path / "te.csv"), *base[4:]]
+    good = [*base[:2], str(tmp_path / "te.csv"), *base[3:]]
     res = CliRunner().invoke(build_app(), [*good, "--encoder-passes", "3"])
     assert res.exit_code == 2 and "--encoder-passes must be 1 or 2" in _flat(res.output)
     res = CliRunner().invoke(build_app(), [*good, "--families", "tfidf,bert"])
@@ -65,17 +74,16 @@ def test_evaluate_rejects_unreadable_csv_and_bad_options(tmp_path: Path) -> None
 def test_train_with_corrections_and_discover(sl_env: Settings, tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     simulate_tickets(240, seed=13).to_csv(data, index=False)
-    with Session(init_db(sl_env.db_url)) as session, session.begin():
-        for i in range(6):
-            session.add(
-                TaggingFeedback(
-                    text_id=f"n{i}",
-                    head="intent",
-                    text=f"how many loyalty points do I have {i}",
-                    corrected_label="loyalty_points",
-                )
-            )
-    args = ["train", "tagging", "--data", str(data), "--head", "intent=intent", "--families", "tfidf"]
+    engine = init_db(sl_env.db_url)
+    for i in range(6):
+        add_feedback(
+            engine,
+            text_id=f"n{i}",
+            head="intent",
+            text=f"how many loyalty points do I have {i}",
+            corrected_label="loyalty_points",
+        )
+    args = ["train", "--data", str(data), "--head", "intent=intent", "--families", "tfidf"]
     res = CliRunner().invoke(build_app(), [*args, "--with-corrections", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output.strip().splitlines()[-1])
@@ -92,7 +100,7 @@ def test_train_with_corrections_and_discover(sl_env: Settings, tmp_path: Path) -
 
     pd.DataFrame({"text": texts + ["mail bob@example.com about crashes"]}).to_csv(csv, index=False)
     res = CliRunner().invoke(
-        build_app(), ["tagging", "discover", "--csv", str(csv), "--out", str(tmp_path), "--json"]
+        build_app(), ["discover", "--csv", str(csv), "--out", str(tmp_path), "--json"]
     )
     assert res.exit_code == 0, res.output
     report = json.loads(res.output.strip().splitlines()[-1])

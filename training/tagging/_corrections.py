@@ -13,23 +13,12 @@ logger = logging.getLogger(__name__)
 
 
 def load_corrections(settings: Any = None, head: str | None = None) -> pd.DataFrame:
-    """Latest human correction per (text_id, head) from the ``TaggingFeedback`` table."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from servicelens.db import TaggingFeedback, init_db
+    """Latest human correction per (text_id, head) from the feedback store (``POST /feedback``)."""
     from servicelens.settings import get_settings
+    from servicelens.stores import feedback_rows, init_db
 
     settings = settings or get_settings()
-    engine = init_db(settings.db_url)
-    with Session(engine) as session:
-        query = select(TaggingFeedback).order_by(TaggingFeedback.id)
-        if head is not None:
-            query = query.where(TaggingFeedback.head == head)
-        rows = [
-            {"text_id": r.text_id, "head": r.head, "text": r.text, "corrected_label": r.corrected_label}
-            for r in session.scalars(query)
-        ]
+    rows = feedback_rows(init_db(settings.db_url), head=head)
     cols = ["text_id", "head", "text", "corrected_label"]
     out = pd.DataFrame(rows, columns=cols)
     out = out[out["text"].fillna("").str.strip() != ""]

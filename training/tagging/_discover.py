@@ -1,4 +1,4 @@
-"""``servicelens tagging discover``: candidate new intents from low-confidence texts.
+"""Candidate new intents from low-confidence texts (the use case behind ``servicelens tagging discover``).
 
 Texts come from the prediction log (what the service could not tag confidently) or a CSV; they
 are embedded with MiniLM, clustered with k-means (k picked by silhouette), and each cluster is
@@ -15,44 +15,40 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import typer
-
-__all__ = ["app", "discover_clusters", "low_confidence_from_log"]
+__all__ = ["discover_intents", "discover_clusters", "low_confidence_from_log", "DiscoveryError"]
 
 logger = logging.getLogger(__name__)
 
-app = typer.Typer(help="Tagging utilities (new-intent discovery).", no_args_is_help=True)
+#: fewer distinct texts than this cannot make two clusters worth reading
+MIN_TEXTS = 4
+
+
+class DiscoveryError(ValueError):
+    """Too few texts to cluster (the message says how many and from where)."""
 
 
 def low_confidence_from_log(settings: Any, head: str, max_confidence: float, since_days: float) -> list[str]:
     """Redacted texts whose ``head`` tag needed review or scored below ``max_confidence``."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from servicelens.db import PredictionRecord, init_db
+    from servicelens.stores import init_db, logged_calls
 
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=since_days)
-    query = select(PredictionRecord.inputs, PredictionRecord.outputs).where(
-        PredictionRecord.service == "tagging", PredictionRecord.ts >= since
-    )
     out: list[str] = []
-    with Session(init_db(settings.db_url)) as session:
-        for inputs, outputs in session.execute(query):
-            if not isinstance(inputs, dict) or not isinstance(outputs, dict):
-                continue
-            if "results" in outputs:
-                pairs = zip(inputs.get("texts") or [], outputs["results"], strict=False)
-            else:
-                pairs = [(inputs.get("text"), outputs)]
-            for text, res in pairs:
-                tag = (res.get("tags") or {}).get(head) if isinstance(res, dict) else None
-                if text and tag and (tag.get("needs_review") or tag.get("confidence", 1.0) < max_confidence):
-                    out.append(str(text))
+    for inputs, outputs in logged_calls(init_db(settings.db_url), "tagging", since=since):
+        if not isinstance(inputs, dict) or not isinstance(outputs, dict):
+            continue
+        if "results" in outputs:
+            pairs = zip(inputs.get("texts") or [], outputs["results"], strict=False)
+        else:
+            pairs = [(inputs.get("text"), outputs)]
+        for text, res in pairs:
+            tag = (res.get("tags") or {}).get(head) if isinstance(res, dict) else None
+            if text and tag and (tag.get("needs_review") or tag.get("confidence", 1.0) < max_confidence):
+                out.append(str(text))
     return out
 
 
 def discover_clusters(
-    texts: list[str], max_k: int = 12, seed: int = 42, examples: int = 5
+    texts: list[str], max_k: int = 12, seed: int = 42, examples: int = 5, encoder_precision: str = "auto"
 ) -> list[dict[str, Any]]:
     """Cluster texts on MiniLM embeddings; clusters sorted by size with terms and examples."""
     import numpy as np
@@ -62,7 +58,7 @@ def discover_clusters(
 
     from features.text import get_encoder
 
-    emb = get_encoder().encode(texts)
+    emb = get_encoder(precision=encoder_precision).encode(texts)
     n = len(texts)
     best_k, best_s, best_labels = 1, -1.0, np.zeros(n, dtype=int)
     for k in range(2, max(2, min(max_k, n // 3)) + 1):
@@ -119,48 +115,30 @@ def _html(report: dict[str, Any]) -> str:
     )
 
 
-@app.command("discover")
-def discover(
-    csv: Path = typer.Option(
-        None, "--csv", exists=True, dir_okay=False, help="Texts from a CSV instead of the log."
-    ),
-    text_col: str = typer.Option("text", "--text-col"),
-    head: str = typer.Option("intent", "--head", help="Head whose low-confidence texts are clustered."),
-    max_confidence: float = typer.Option(
-        0.5, "--max-confidence", help="Also take texts below this confidence."
-    ),
-    since_days: float = typer.Option(7.0, "--since-days", help="Prediction-log window."),
-    max_k: int = typer.Option(12, "--max-k"),
-    out_dir: Path = typer.Option(None, "--out", help="Report folder (default: reports/tagging under home)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
-) -> None:
-    """Cluster low-confidence texts and write an HTML + JSON report of candidate new intents."""
-    import pandas as pd
+def discover_intents(
+    texts: list[str],
+    *,
+    source: str,
+    out_dir: Path,
+    max_k: int = 12,
+    seed: int = 42,
+    encoder_precision: str = "auto",
+) -> dict[str, Any]:
+    """Cluster ``texts`` (already redacted) and write ``discover_<stamp>.json`` and ``.html`` into
+    ``out_dir``; returns the report with the two paths under ``files``.
 
-    from features.text import redact_pii
-    from servicelens.settings import get_settings
-
-    settings = get_settings()
-    if csv is not None:
-        df = pd.read_csv(csv)
-        if text_col not in df.columns:
-            raise typer.BadParameter(f"--text-col {text_col!r} not in {list(df.columns)}")
-        texts = [redact_pii(t) for t in df[text_col].dropna().astype(str) if t.strip()]
-        source = str(csv)
-    else:
-        texts = low_confidence_from_log(settings, head, max_confidence, since_days)
-        source = f"prediction log (head {head}, last {since_days:g} days)"
-    if len(texts) < 4:
-        typer.echo(f"only {len(texts)} low-confidence texts found in {source}: nothing to cluster")
-        raise typer.Exit(code=1)
+    Repeated texts are counted once (they would only inflate one cluster). Raises
+    :class:`DiscoveryError` when fewer than four distinct texts remain.
+    """
     n_all = len(texts)
-    texts = list(dict.fromkeys(texts))  # repeated texts would only inflate one cluster
-    if len(texts) < 4:
-        typer.echo(f"only {len(texts)} distinct low-confidence texts in {source}: nothing to cluster")
-        raise typer.Exit(code=1)
-    clusters = discover_clusters(texts, max_k=max_k, seed=settings.seed)
+    if n_all < MIN_TEXTS:
+        raise DiscoveryError(f"only {n_all} low-confidence texts found in {source}: nothing to cluster")
+    texts = list(dict.fromkeys(texts))
+    if len(texts) < MIN_TEXTS:
+        raise DiscoveryError(f"only {len(texts)} distinct low-confidence texts in {source}: nothing to cluster")
+    clusters = discover_clusters(texts, max_k=max_k, seed=seed, encoder_precision=encoder_precision)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    report = {
+    report: dict[str, Any] = {
         "source": source,
         "n_texts": len(texts),
         "n_texts_with_repeats": n_all,
@@ -168,13 +146,9 @@ def discover(
         "generated": stamp,
         "clusters": clusters,
     }
-    folder = out_dir or (settings.reports_dir / "tagging")
-    folder.mkdir(parents=True, exist_ok=True)
-    jpath, hpath = folder / f"discover_{stamp}.json", folder / f"discover_{stamp}.html"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jpath, hpath = out_dir / f"discover_{stamp}.json", out_dir / f"discover_{stamp}.html"
     jpath.write_text(json.dumps(report, indent=2))
     hpath.write_text(_html(report))
-    for c in clusters:
-        typer.echo(f"{c['size']:>6}  {c['candidate_name']:<30} {'; '.join(c['examples'][:2])[:100]}")
-    typer.echo(f"report: {hpath}\njson: {jpath}")
-    if json_out:
-        typer.echo(json.dumps(report))
+    report["files"] = {"html": str(hpath), "json": str(jpath)}
+    return report

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.tagger import softmax as _softmax
+from features.tagger import softmax
 from features.text import EMBED_DIM, clean_text, get_encoder
-from training.tagging import TaggingConfig, embed_texts, fit_head
-from training.tagging_metrics import expected_calibration_error, metrics
+from training.tagging._config import TaggingConfig
+from training.tagging._metrics import expected_calibration_error, metrics
+from training.tagging._train import embed_texts, fit_head, seed_everything
 
 __all__ = ["evaluate"]
 
@@ -43,6 +44,7 @@ def evaluate(
     from sklearn.linear_model import LogisticRegression
 
     cfg = cfg or TaggingConfig()
+    seed_everything(cfg.seed)
     tr = train_df[[text_col, label_col]].dropna()
     te = test_df[[text_col, label_col]].dropna()
     tr_x = [clean_text(t) for t in tr[text_col].astype(str)]
@@ -54,7 +56,7 @@ def evaluate(
     head, report = fit_head("label", tr_x, ytr_s.tolist(), cfg, emb_tr)
     fit_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    encoder = get_encoder(cfg.quantized)
+    encoder = get_encoder(cfg.quantized, precision=cfg.encoder_precision)
     emb_te = (
         encoder.encode(te_x, max_length=cfg.max_length, layers=max(cfg.minilm_layers))
         if emb_tr is not None
@@ -73,7 +75,7 @@ def evaluate(
     per_class = {"model": model_m.pop("per_class_f1")}
     model_m.update(
         ece_uncalibrated=expected_calibration_error(
-            _softmax(np.log(np.clip(proba[keep], 1e-12, None)) * head.temperature), y_te[keep]
+            softmax(np.log(np.clip(proba[keep], 1e-12, None)) * head.temperature), y_te[keep]
         ),
         coverage=float(accepted.mean()),
         accuracy_accepted=float(correct[accepted].mean()) if accepted.any() else 0.0,
@@ -89,7 +91,7 @@ def evaluate(
     if emb_tr is None or cfg.quantized:
         # the baseline is the float32 encoder, as published, whatever the model uses
         t2 = time.perf_counter()
-        base_enc = get_encoder(False)
+        base_enc = get_encoder(False, precision=cfg.encoder_precision)
         emb_tr = base_enc.encode(tr_x, max_length=cfg.max_length, progress=True)
         emb_te = base_enc.encode(te_x, max_length=cfg.max_length)
         if not cfg.quantized:
@@ -115,7 +117,7 @@ def evaluate(
             **{k: report[k] for k in ("family", "weights", "temperature", "threshold")},
             "minilm_layers": report["families"].get("minilm", {}).get("layers"),
         },
-        "encoder": "int8" if cfg.quantized else ("bfloat16" if get_encoder(False).bf16 else "float32"),
+        "encoder": "int8" if cfg.quantized else ("bfloat16" if get_encoder(False, precision=cfg.encoder_precision).bf16 else "float32"),
         "validation": report["families"],
         "per_class_f1": per_class,
     }

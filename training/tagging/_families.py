@@ -1,29 +1,27 @@
 """The model families a tagging head can be built from, each fitted on raw texts (and, for
 MiniLM, precomputed embeddings): TF-IDF + logistic regression, a logistic head on frozen MiniLM
 features, a ``spacy.blank("en")`` textcat trained from scratch, and MiniLM fine-tuned end to end
-with a linear head (``training.tagging_finetune``)."""
+with a linear head (``_finetune``).
+
+Each fit is reproducible: its amount of training follows from the data and the config; a
+wall-time cap may stop it early, and the component's ``info`` then says ``capped``."""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from features.tagger import EmbeddingComponent, SpacyComponent, TfidfComponent
 from features.text import EMBED_DIM
+from training.tagging._config import FAMILIES, TaggingConfig
 
-if TYPE_CHECKING:
-    from training.tagging import TaggingConfig
-
-__all__ = ["FAMILIES", "ENCODER_FAMILIES", "fit_family"]
+__all__ = ["fit_family"]
 
 logger = logging.getLogger(__name__)
-
-FAMILIES = ("tfidf", "minilm", "spacy", "minilm_ft")
-#: families that run a MiniLM forward pass per text at serving time
-ENCODER_FAMILIES = ("minilm", "minilm_ft")
 
 
 def _fit_tfidf(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> TfidfComponent:
@@ -72,17 +70,26 @@ def _fit_spacy(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> Spac
     rng = random.Random(cfg.seed)
     spacy.util.fix_random_seed(cfg.seed)
     optimizer = nlp.initialize(lambda: examples)
-    deadline = time.perf_counter() + cfg.spacy_budget_s
-    for epoch in range(cfg.spacy_epochs):
+    deadline = time.perf_counter() + cfg.spacy_budget_s if cfg.spacy_budget_s > 0 else math.inf
+    epochs, capped = 0, False
+    for _ in range(cfg.spacy_epochs):
         rng.shuffle(examples)
         for batch in minibatch(examples, size=64):
             nlp.update(batch, sgd=optimizer, drop=0.1)
             if time.perf_counter() > deadline:
+                capped = True
                 break
-        if time.perf_counter() > deadline:
-            logger.info("spacy textcat: time budget reached after %d epoch(s)", epoch + 1)
+        epochs += 1
+        if capped:
+            logger.warning(
+                "spacy textcat: stopped by the %.0f s cap in epoch %d of %d (not reproducible)",
+                cfg.spacy_budget_s,
+                epochs,
+                cfg.spacy_epochs,
+            )
             break
-    return SpacyComponent(nlp, classes)
+    info = {"epochs": epochs, "planned_epochs": cfg.spacy_epochs, "capped": int(capped)}
+    return SpacyComponent(nlp, classes, info=info)
 
 
 def fit_family(
@@ -92,7 +99,8 @@ def fit_family(
     emb: np.ndarray | None,
     cfg: TaggingConfig,
     layers: int = 1,
-):
+) -> Any:
+    """One fitted component of ``family`` (``emb``: frozen MiniLM features, for ``minilm``)."""
     if family == "tfidf":
         return _fit_tfidf(texts, labels, cfg)
     if family == "minilm":
@@ -102,7 +110,7 @@ def fit_family(
     if family == "spacy":
         return _fit_spacy(texts, labels, cfg)
     if family == "minilm_ft":
-        from training.tagging_finetune import fit_finetuned
+        from training.tagging._finetune import fit_finetuned
 
         return fit_finetuned(texts, labels, cfg)
     raise ValueError(f"unknown family {family!r}; choose from {FAMILIES}")

@@ -2,10 +2,14 @@
 
 Mean-pooled, L2-normalised sentence embeddings times a fixed scale feed a linear layer; encoder and
 head train together with AdamW (encoder at a small learning rate, head at a larger one), label
-smoothing, linear warm-up and decay. The run is sized to a time budget: every few steps the
-measured step time caps the number of steps, and the learning-rate schedule is laid over the
-steps that will actually run, so a cut run still ends with a decayed rate instead of mid-schedule.
-On Banking77 (8k training texts) three epochs take ~7.5 minutes on 2 cores with bf16 autocast.
+smoothing, linear warm-up and decay.
+
+The schedule is fixed by the data and the config: ``finetune_epochs`` over the texts in batches of
+``finetune_batch_size``, so the same data and seed give the same model on an idle or a busy
+machine (it used to be sized from the measured step time, and a loaded machine trained fewer
+steps). ``finetune_budget_s`` only caps the wall time: a run it stops reports ``capped: 1`` with
+the steps done and planned. On Banking77 (8k training texts) three epochs take ~7.5 minutes on 2
+cores with bf16 autocast.
 """
 
 from __future__ import annotations
@@ -13,15 +17,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from features.tagger import FineTunedComponent
 from features.text import encoder_path, get_encoder, mean_pool
-
-if TYPE_CHECKING:
-    from training.tagging import TaggingConfig
+from training.tagging._config import TaggingConfig
 
 __all__ = ["fit_finetuned"]
 
@@ -29,31 +32,49 @@ logger = logging.getLogger(__name__)
 
 #: the head sees ``scale * unit-norm embedding``: cosine logits need a temperature to be confident
 _SCALE = 20.0
-#: first steps are slow (allocations): step time is measured after them, and the plan is revised
-_WARMUP_STEPS = 3
-_REPLAN_EVERY = 10
 
 
-def _replan(step: int, t0: float, t_warm: float, full: int, budget_s: float) -> int:
-    """Steps that fit the budget at the step time measured since warm-up (never above the full plan).
+def planned_steps(n_texts: int, cfg: TaggingConfig) -> int:
+    """Optimizer steps of a full run: ``finetune_epochs`` over ``n_texts`` (depends on nothing else)."""
+    per_epoch = math.ceil(n_texts / cfg.finetune_batch_size)
+    return max(1, int(per_epoch * cfg.finetune_epochs))
 
-    Revised every few steps, so one slow start neither cuts the run short nor lets it overrun.
+
+@contextmanager
+def _deterministic_torch() -> Iterator[None]:
+    """Deterministic kernels for one fit; the process's previous mode is restored.
+
+    On CPU the kernels used here are deterministic already; the flag makes any op that is not
+    warn instead of silently varying between runs.
     """
-    now = time.perf_counter()
-    per_step = (now - t_warm) / (step - _WARMUP_STEPS)
-    return max(step, min(full, step + int((budget_s - (now - t0)) / per_step)))
+    import torch
+
+    was = torch.are_deterministic_algorithms_enabled()
+    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=was_warn)
 
 
 def fit_finetuned(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> FineTunedComponent:
-    """Fine-tune a fresh copy of the packaged encoder on ``texts``; stops within ``finetune_budget_s``."""
+    """Fine-tune a fresh copy of the packaged encoder on ``texts`` for the planned steps (capped,
+    and reported so, when ``finetune_budget_s`` runs out first)."""
+    with _deterministic_torch():
+        return _fit(texts, labels, cfg)
+
+
+def _fit(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> FineTunedComponent:
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModel, AutoTokenizer
 
     classes = sorted({str(v) for v in labels})
     y = torch.as_tensor(np.searchsorted(classes, np.asarray([str(v) for v in labels])))
-    bf16 = get_encoder(False).bf16  # same probe as the shared encoder (also sets torch threads)
-    torch.manual_seed(cfg.seed)
+    # same precision as the shared encoder (loading it also sets torch threads)
+    bf16 = get_encoder(False, precision=cfg.encoder_precision).bf16
+    torch.manual_seed(cfg.seed)  # after the shared encoder's (maybe first) load, which draws from it
     rng = np.random.default_rng(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
     model = AutoModel.from_pretrained(encoder_path(), local_files_only=True)
@@ -67,22 +88,25 @@ def fit_finetuned(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> F
         weight_decay=0.01,
     )
     per_epoch = math.ceil(len(texts) / cfg.finetune_batch_size)
-    full = max(1, int(per_epoch * cfg.finetune_epochs))
-    plan = {"total": full}
-    t_warm = t0 = time.perf_counter()
+    total = planned_steps(len(texts), cfg)
+    warm = max(1, int(0.06 * total))
 
     def lr_factor(step: int) -> float:
-        warm = max(1, int(0.06 * plan["total"]))
-        return min(1.0, (step + 1) / warm) * max(0.0, (plan["total"] - step) / plan["total"])
+        return min(1.0, (step + 1) / warm) * max(0.0, (total - step) / total)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     model.train()
-    step, losses = 0, []
-    bar = tqdm(total=plan["total"], desc="fine-tuning MiniLM", unit="step")
-    while step < plan["total"]:
+    t0 = time.perf_counter()
+    deadline = t0 + cfg.finetune_budget_s if cfg.finetune_budget_s > 0 else math.inf
+    step, losses, capped = 0, [], False
+    bar = tqdm(total=total, desc="fine-tuning MiniLM", unit="step")
+    while step < total and not capped:
         order = rng.permutation(len(texts))
         for start in range(0, len(order), cfg.finetune_batch_size):
-            if step >= plan["total"]:
+            if step >= total:
+                break
+            if time.perf_counter() > deadline:
+                capped = True
                 break
             idx = order[start : start + cfg.finetune_batch_size].tolist()
             batch = tokenizer.pad({k: [tokens[k][i] for i in idx] for k in tokens}, return_tensors="pt")
@@ -97,14 +121,16 @@ def fit_finetuned(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> F
             step += 1
             losses.append(loss.item())
             bar.update(1)
-            if step == _WARMUP_STEPS:
-                t_warm = time.perf_counter()
-            elif step > _WARMUP_STEPS and step % _REPLAN_EVERY == 0:
-                plan["total"] = _replan(step, t0, t_warm, full, cfg.finetune_budget_s)
-                bar.total = plan["total"]
     bar.close()
     seconds = time.perf_counter() - t0
     logger.info("fine-tuned MiniLM: %d steps (%.2f epochs) in %.0f s", step, step / per_epoch, seconds)
+    if capped:
+        logger.warning(
+            "fine-tuning stopped by the %.0f s cap after %d of %d steps: this run is not reproducible",
+            cfg.finetune_budget_s,
+            step,
+            total,
+        )
     model.eval()
     state = {
         k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).numpy()
@@ -119,9 +145,11 @@ def fit_finetuned(texts: list[str], labels: np.ndarray, cfg: TaggingConfig) -> F
         max_length=cfg.max_length,
         info={
             "steps": step,
-            "planned_steps": full,
+            "planned_steps": total,
+            "capped": int(capped),
+            "bf16": int(bf16),
             "epochs": round(step / per_epoch, 3),
             "seconds": round(seconds, 1),
-            "final_loss": round(float(np.mean(losses[-20:])), 4),
+            "final_loss": round(float(np.mean(losses[-20:])), 4) if losses else None,
         },
     )
