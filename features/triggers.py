@@ -1,28 +1,21 @@
-"""Proactive intervention triggers: event schema, the three rules, and DB-enforced emission.
+"""Proactive intervention triggers: event schema, the three rules, and the emission decision.
 
-Rules turn scored subjects into *candidates*; :class:`TriggerStore` decides which candidates
-become triggers *now*, against the ``triggers`` table (``servicelens.db.TriggerEvent``):
-a dedupe key is emitted at most once (unique constraint), a subject is not contacted again
-by the same trigger type inside its cooldown window, and retention outreach stops at the
-daily capacity (candidates are offered best expected value first).
+Pure: rules turn scored subjects into *candidates*, ranked; :func:`why_not` decides whether a
+candidate may become a trigger *now*, given what was emitted before (a :class:`TriggerHistory`):
+a dedupe key is emitted at most once, a subject is not contacted again by the same trigger type
+inside its cooldown window, and retention outreach stops at the daily capacity (candidates are
+offered best expected value first). Persisting, and holding the history still while deciding,
+is the job of ``servicelens.stores.triggers.TriggerStore``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from servicelens.db import TriggerEvent
 
 __all__ = [
     "CALLBACK",
@@ -31,16 +24,13 @@ __all__ = [
     "Trigger",
     "TagHead",
     "TriggerPolicy",
-    "EmitResult",
+    "TriggerHistory",
+    "as_utc",
     "callback_candidates",
     "retention_candidates",
     "complaint_candidates",
-    "TriggerStore",
+    "why_not",
 ]
-
-logger = logging.getLogger(__name__)
-
-_PG_LOCK_KEY = 0x5E12_7A66  # advisory-lock id of trigger emission (any constant shared by workers)
 
 CALLBACK = "callback_offer"
 RETENTION = "retention_outreach"
@@ -97,14 +87,20 @@ class TriggerPolicy:
     )
 
     def cooldown(self, trigger_type: str) -> dt.timedelta:
+        """How long a subject is left alone after a trigger of this type."""
         return {
             CALLBACK: self.callback_cooldown,
             RETENTION: self.retention_cooldown,
             COMPLAINT: self.complaint_cooldown,
         }[trigger_type]
 
+    def daily_capacity(self, trigger_type: str) -> int | None:
+        """How many triggers of this type a day the team can act on (None: no limit)."""
+        return self.retention_daily_capacity if trigger_type == RETENTION else None
 
-def _utc(ts: dt.datetime | None) -> dt.datetime:
+
+def as_utc(ts: dt.datetime | None) -> dt.datetime:
+    """Timezone-aware UTC (naive times are taken as UTC; None is now)."""
     ts = ts or dt.datetime.now(dt.UTC)
     return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
 
@@ -117,7 +113,7 @@ def callback_candidates(
     Each dict needs ``call_id`` and ``abandon_probability``; ``customer_id`` (if identified)
     is the subject so one customer calling twice is not offered two callbacks in the cooldown.
     """
-    now = _utc(now)
+    now = as_utc(now)
     out = []
     for c in calls:
         p = float(c["abandon_probability"])
@@ -149,7 +145,7 @@ def retention_candidates(
     Each dict needs ``customer_id``, ``churn_probability`` and ``expected_value``; optional
     ``reasons`` (texts) and ``risk_tier``. Dedupe key: one outreach per customer per day.
     """
-    now = _utc(now)
+    now = as_utc(now)
     out = []
     for c in customers:
         ev = float(c["expected_value"])
@@ -202,7 +198,7 @@ def complaint_candidates(
     Each dict: ``message_id``, ``subject_id`` and ``tags`` = ``{head: {label, confidence,
     needs_review}}`` as the tagging service returns them.
     """
-    now = _utc(now)
+    now = as_utc(now)
     out = []
     for m in messages:
         tags = {h: v if isinstance(v, TagHead) else TagHead.model_validate(v) for h, v in m["tags"].items()}
@@ -226,127 +222,33 @@ def complaint_candidates(
     return sorted(out, key=lambda t: -t.score)
 
 
-@dataclass
-class EmitResult:
-    emitted: list[Trigger] = field(default_factory=list)
-    suppressed: list[dict[str, str]] = field(default_factory=list)
+class TriggerHistory(Protocol):
+    """What the emission decision needs to know of triggers emitted before."""
+
+    def has_key(self, dedupe_key: str) -> bool:
+        """Was this dedupe key emitted already?"""
+        ...
+
+    def last_emitted(self, subject_id: str, trigger_type: str, at: dt.datetime) -> dt.datetime | None:
+        """The latest emission of this type to this subject at or before ``at``."""
+        ...
+
+    def count_on_day(self, trigger_type: str, day: dt.date) -> int:
+        """Emissions of this type on a UTC calendar day."""
+        ...
 
 
-class TriggerStore:
-    """Emits candidates into the ``triggers`` table, enforcing dedupe, cooldown and capacity."""
+def why_not(cand: Trigger, history: TriggerHistory, policy: TriggerPolicy) -> str | None:
+    """Why ``cand`` may not be emitted now (``duplicate``, ``cooldown``, ``capacity``), or None.
 
-    def __init__(self, engine: Engine, policy: TriggerPolicy | None = None) -> None:
-        self.engine = engine
-        self.policy = policy or TriggerPolicy()
-        # check-then-insert must not interleave: between request threads of one process (this
-        # lock) nor between service workers (the database lock taken in ``_serialize``)
-        self._lock = threading.Lock()
-
-    def _serialize(self, session: Session) -> None:
-        """Take a database-wide write lock for this transaction, so that the cooldown and capacity
-        checks and the insert of one worker cannot interleave with another worker's."""
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        elif dialect == "sqlite":  # a write statement takes SQLite's RESERVED lock up front
-            session.execute(text(f"UPDATE {TriggerEvent.__tablename__} SET id = id WHERE 0 = 1"))
-
-    def _used_today(self, session: Session, trigger_type: str, now: dt.datetime) -> int:
-        start = dt.datetime.combine(now.date(), dt.time(0), tzinfo=dt.UTC)
-        return int(
-            session.scalar(
-                select(func.count(TriggerEvent.id)).where(
-                    TriggerEvent.trigger_type == trigger_type,
-                    TriggerEvent.created_at >= start,
-                    TriggerEvent.created_at < start + dt.timedelta(days=1),
-                )
-            )
-            or 0
-        )
-
-    def _why_not(self, session: Session, cand: Trigger) -> str | None:
-        if session.scalar(select(TriggerEvent.id).where(TriggerEvent.dedupe_key == cand.dedupe_key)):
-            return "duplicate"
-        since = cand.created_at - self.policy.cooldown(cand.trigger_type)
-        recent = session.scalar(
-            select(TriggerEvent.id).where(
-                TriggerEvent.subject_id == cand.subject_id,
-                TriggerEvent.trigger_type == cand.trigger_type,
-                TriggerEvent.created_at > since,
-                TriggerEvent.created_at <= cand.created_at,
-            )
-        )
-        return "cooldown" if recent else None
-
-    def emit(self, candidates: Iterable[Trigger]) -> EmitResult:
-        """Persist the candidates allowed now (in the given order) and return them."""
-        with self._lock:
-            return self._emit(candidates)
-
-    def _emit(self, candidates: Iterable[Trigger]) -> EmitResult:
-        result = EmitResult()
-        for cand in candidates:
-            cand = cand.model_copy(update={"created_at": _utc(cand.created_at)})
-            with Session(self.engine) as session:
-                self._serialize(session)
-                why = self._why_not(session, cand)
-                if why is None and cand.trigger_type == RETENTION:
-                    if (
-                        self._used_today(session, RETENTION, cand.created_at)
-                        >= self.policy.retention_daily_capacity
-                    ):
-                        why = "capacity"
-                if why is not None:
-                    session.rollback()  # releases the lock
-                    result.suppressed.append(
-                        {"subject_id": cand.subject_id, "trigger_type": cand.trigger_type, "reason": why}
-                    )
-                    continue
-                session.add(
-                    TriggerEvent(
-                        dedupe_key=cand.dedupe_key,
-                        subject_id=cand.subject_id,
-                        trigger_type=cand.trigger_type,
-                        score=cand.score,
-                        reason=cand.reason,
-                        action=cand.action,
-                        created_at=cand.created_at,
-                        payload=cand.payload,
-                    )
-                )
-                try:
-                    session.commit()
-                except IntegrityError:  # a concurrent writer emitted the same key first
-                    session.rollback()
-                    result.suppressed.append(
-                        {
-                            "subject_id": cand.subject_id,
-                            "trigger_type": cand.trigger_type,
-                            "reason": "duplicate",
-                        }
-                    )
-                    continue
-            result.emitted.append(cand)
-        logger.info("emitted %d triggers, suppressed %d", len(result.emitted), len(result.suppressed))
-        return result
-
-    def history(self, subject_id: str | None = None, limit: int = 100) -> list[Trigger]:
-        """Most recent persisted triggers (optionally of one subject)."""
-        with Session(self.engine) as session:
-            query = select(TriggerEvent).order_by(TriggerEvent.created_at.desc()).limit(limit)
-            if subject_id is not None:
-                query = query.where(TriggerEvent.subject_id == subject_id)
-            rows = session.scalars(query).all()
-            return [
-                Trigger(
-                    subject_id=r.subject_id,
-                    trigger_type=r.trigger_type,
-                    score=r.score,
-                    reason=r.reason,
-                    action=r.action,
-                    dedupe_key=r.dedupe_key,
-                    created_at=_utc(r.created_at),
-                    payload=r.payload or {},
-                )
-                for r in rows
-            ]
+    ``cand.created_at`` must be timezone-aware; candidates made by the rules above are.
+    """
+    if history.has_key(cand.dedupe_key):
+        return "duplicate"
+    last = history.last_emitted(cand.subject_id, cand.trigger_type, cand.created_at)
+    if last is not None and last > cand.created_at - policy.cooldown(cand.trigger_type):
+        return "cooldown"
+    capacity = policy.daily_capacity(cand.trigger_type)
+    if capacity is not None and history.count_on_day(cand.trigger_type, cand.created_at.date()) >= capacity:
+        return "capacity"
+    return None

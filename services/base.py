@@ -21,7 +21,6 @@ A service is a thin class::
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -30,9 +29,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -40,6 +38,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicelens.apikeys import ROLES, hash_key, load_keys
 from servicelens.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 __all__ = [
     "make_api",
@@ -273,21 +274,33 @@ def _jsonable(obj: Any) -> Any:
 
 
 class ServiceBase:
-    """Shared __init__: settings, champion holder(s), prediction log, reload poller."""
+    """Shared __init__: settings, database schema, champion holder(s), prediction log, reload poller."""
 
     task: str = ""
     name: str = ""
 
     def __init__(self) -> None:
-        from servicelens.prediction_log import PredictionLog
+        from servicelens.stores import PredictionLog, init_db
 
         self.settings = get_settings()
         self.settings.ensure_dirs()
+        try:  # the schema is created here, once per process, never on a request
+            init_db(self.settings.db_url)
+        except Exception as exc:  # noqa: BLE001 - a DB down at start must not stop the service
+            logger.warning("database unreachable at start (%s); the prediction log spools", type(exc).__name__)
         self.champion = ChampionHolder(self.task) if self.task else None
         self.log = PredictionLog(self.settings, service=self.name or self.task)
         self._stop = threading.Event()
         if self.champion is not None and self.settings.reload_poll_seconds > 0:
             threading.Thread(target=self._poll, daemon=True, name=f"reload-{self.task}").start()
+
+    @property
+    def engine(self) -> Engine:
+        """The operational database, schema in place: the engine cached at start-up (only when
+        the database was away at start does the first use create the schema)."""
+        from servicelens.stores import init_db
+
+        return init_db(self.settings.db_url)
 
     def _poll(self) -> None:
         while not self._stop.wait(self.settings.reload_poll_seconds):

@@ -1,4 +1,4 @@
-"""Prediction log writer: records every accepted request off the request path, losing nothing.
+"""Prediction-log store: the loss-free writer of every accepted request, and its readers.
 
 ``record()`` puts a row on a bounded in-memory queue; a background thread inserts rows in
 batches. Each row carries a UUID ``record_id`` (unique in the table) and every insert is
@@ -32,6 +32,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,10 +40,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
-from servicelens.db import Base, PredictionRecord, get_engine
 from servicelens.settings import Settings, get_settings
+from servicelens.stores.schema import PredictionRecord, get_engine, init_db
 
-__all__ = ["PredictionLog", "idempotent_insert", "pending_spool_files", "replay_spool"]
+__all__ = ["PredictionLog", "idempotent_insert", "logged_calls", "pending_spool_files", "replay_spool"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,29 @@ def pending_spool_files(settings: Settings, service: str | None = None) -> list[
     return sorted(p for p in settings.spool_dir.glob(pattern) if p.stat().st_size > 0)
 
 
+def logged_calls(
+    engine: Engine,
+    service: str,
+    *,
+    since: dt.datetime | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
+) -> Iterator[tuple[Any, Any]]:
+    """``(inputs, outputs)`` of one service's logged requests, oldest first unless told otherwise.
+
+    For readers that look back at what a service answered (tagging feedback finds a text by its
+    id, new-intent discovery collects low-confidence texts) without knowing the table.
+    """
+    query = select(PredictionRecord.inputs, PredictionRecord.outputs).where(PredictionRecord.service == service)
+    if since is not None:
+        query = query.where(PredictionRecord.ts >= since)
+    query = query.order_by(PredictionRecord.id.desc() if newest_first else PredictionRecord.id)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        yield from ((inputs, outputs) for inputs, outputs in conn.execute(query))
+
+
 def _to_json(row: dict[str, Any]) -> str:
     out = dict(row)
     out["ts"] = row["ts"].isoformat()
@@ -128,8 +152,7 @@ def _try_lock(path: Path) -> TextIO | None:
 def replay_spool(settings: Settings | None = None, service: str | None = None) -> int:
     """Replay spool files no live writer holds (e.g. after a crash); returns rows replayed."""
     settings = settings or get_settings()
-    engine = get_engine(settings.db_url)
-    Base.metadata.create_all(engine, tables=[PredictionRecord.__table__])
+    engine = init_db(settings.db_url)
     total = 0
     for path in pending_spool_files(settings, service):
         fh = _try_lock(path)
@@ -355,7 +378,7 @@ class PredictionLog:
         if self._tables_ready:
             return
         try:
-            Base.metadata.create_all(self._engine, tables=[PredictionRecord.__table__])
+            init_db(self.settings.db_url)  # once per process; a no-op when start-up did it
             self._tables_ready = True
         except Exception:  # noqa: BLE001 - a DB down at start must not stop the service
             if raise_errors:

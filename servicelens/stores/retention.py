@@ -1,4 +1,4 @@
-"""Prediction-log retention (privacy), statistics and export.
+"""Prediction-log maintenance: retention (privacy), statistics and export.
 
 ``purge`` deletes rows older than ``retention_days`` but never a row inside the open
 monitoring window (``monitoring_window_days``): the cut-off is the earlier of the two, so
@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from servicelens.db import PredictionRecord, init_db
-from servicelens.prediction_log import pending_spool_files
 from servicelens.settings import Settings, get_settings
+from servicelens.stores.prediction_log import pending_spool_files
+from servicelens.stores.schema import PredictionRecord, init_db
 
 __all__ = ["PurgeResult", "export_log", "iter_log", "log_stats", "purge"]
 

@@ -1,8 +1,16 @@
-"""SQLAlchemy tables of the operational database (prediction log, registry audit trail,
-triggers, forecast snapshots, tagging feedback, audit reports).
+"""The operational database's schema and engines: the leaf module of :mod:`servicelens.stores`.
+
+Every table (prediction log, registry alias history, triggers, forecast snapshots, tagging
+feedback, audit reports) is declared here, on one metadata, so that :func:`init_db` creates the
+whole schema whichever stores a process happens to import. The per-table stores (one module each)
+only read and write their table.
 
 SQLite under ``SERVICELENS_HOME`` by default; PostgreSQL when ``SERVICELENS_DB_URL`` points
 at it. JSON payloads are stored as JSON text so both back ends behave the same.
+
+Engines are created once per process per URL; the schema is created once per process per URL
+too (the first :func:`init_db` that reaches the database), at start-up of a service or a CLI
+command, so a request never runs DDL: it uses the engine cached by then.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -40,11 +49,12 @@ __all__ = [
 
 
 def utcnow() -> dt.datetime:
+    """Timezone-aware now: rows are stamped in UTC whatever the server's zone."""
     return dt.datetime.now(dt.UTC)
 
 
 class Base(DeclarativeBase):
-    pass
+    """The one metadata of the operational database."""
 
 
 _BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -150,11 +160,18 @@ class AuditReport(Base):
 
 
 _ENGINES: dict[str, Engine] = {}
+_SCHEMA_READY: set[str] = set()
 _LOCK = threading.Lock()
+_SCHEMA_LOCK = threading.Lock()
+_PG_SCHEMA_LOCK_KEY = 0x5E12_5C4E  # advisory-lock id: workers starting together create tables in turn
 
 
 def get_engine(url: str) -> Engine:
-    """One pooled engine per URL, created on first use (never at import)."""
+    """One pooled engine per URL, created on first use (never at import); no DDL.
+
+    For code that must work while the database is away (the prediction-log writer spools): it
+    gets an engine without touching the database. Everyone else calls :func:`init_db`.
+    """
     with _LOCK:
         engine = _ENGINES.get(url)
         if engine is None:
@@ -167,7 +184,21 @@ def get_engine(url: str) -> Engine:
 
 
 def init_db(url: str) -> Engine:
-    """Create missing tables and return the engine."""
+    """The engine of ``url`` with its schema in place; the schema is created once per process.
+
+    The first successful call creates the missing tables (on PostgreSQL under an advisory lock,
+    so service workers starting together do not race on ``CREATE TABLE``); later calls only
+    return the cached engine and send nothing to the database. A failure (database down) is
+    not remembered: the next call tries again.
+    """
     engine = get_engine(url)
-    Base.metadata.create_all(engine)
+    if url in _SCHEMA_READY:
+        return engine
+    with _SCHEMA_LOCK:
+        if url not in _SCHEMA_READY:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK_KEY})
+                Base.metadata.create_all(conn)
+            _SCHEMA_READY.add(url)
     return engine

@@ -1,17 +1,19 @@
-"""Intervention service: ``POST /interventions/evaluate`` -> the triggers emitted now.
+"""The intervention use case: score a batch of callers, customers and messages, emit triggers.
 
-Takes a batch of callers entering the queue (queue state at entry), customers with churn
-scores, and tagged messages (the tagging service's ``{head: {label, confidence,
-needs_review}}``). Callers are scored by the ``intervention`` champion (abandonment model);
-the rules and the DB-enforced dedupe / cooldown / capacity live in ``features/triggers.py``.
+One function, :func:`evaluate_interventions`, that the BentoML service (and any CLI or batch
+job) calls with a store, the served abandonment model and a request, so that every caller gets
+the same triggers for the same input. The rules and the emission decision are pure
+(``features.triggers``); the trigger history and its locks are the store's
+(``servicelens.stores.triggers``). Nothing here imports BentoML.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
-import bentoml
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.churn_model import ValueParams, customer_expected_value
@@ -19,16 +21,28 @@ from features.triggers import (
     TagHead,
     Trigger,
     TriggerPolicy,
-    TriggerStore,
+    as_utc,
     callback_candidates,
     complaint_candidates,
     retention_candidates,
+    why_not,
 )
-from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
+from servicelens.stores.triggers import TriggerStore
 
-__all__ = ["InterventionService", "EvaluateRequest", "EvaluateResponse", "CallerEvent"]
-
-logger = logging.getLogger(__name__)
+__all__ = [
+    "MAX_BATCH",
+    "CallerEvent",
+    "CustomerRisk",
+    "ReasonIn",
+    "TaggedMessage",
+    "EvaluateRequest",
+    "Suppressed",
+    "EvaluateResponse",
+    "EmitResult",
+    "emit_triggers",
+    "candidates_for",
+    "evaluate_interventions",
+]
 
 MAX_BATCH = 5_000
 
@@ -77,12 +91,16 @@ class CustomerRisk(BaseModel):
 
 
 class TaggedMessage(BaseModel):
+    """A message as the tagging service tagged it."""
+
     message_id: str = Field(..., min_length=1, max_length=128)
     subject_id: str = Field(..., min_length=1, max_length=128)
     tags: dict[str, TagHead]
 
 
 class EvaluateRequest(BaseModel):
+    """One evaluation: any mix of callers, customers and messages."""
+
     callers: list[CallerEvent] = Field(default_factory=list, max_length=MAX_BATCH)
     customers: list[CustomerRisk] = Field(default_factory=list, max_length=MAX_BATCH)
     messages: list[TaggedMessage] = Field(default_factory=list, max_length=MAX_BATCH)
@@ -90,84 +108,91 @@ class EvaluateRequest(BaseModel):
 
 
 class Suppressed(BaseModel):
+    """A candidate not emitted now, and why (duplicate, cooldown, capacity)."""
+
     subject_id: str
     trigger_type: str
     reason: str
 
 
 class EvaluateResponse(BaseModel):
+    """The triggers emitted by one evaluation, the candidates held back, the model that scored."""
+
     model_version: str
     triggers: list[Trigger]
     suppressed: list[Suppressed]
 
 
-api = make_api("intervention")
+@dataclass
+class EmitResult:
+    """Triggers persisted now, and ``{subject_id, trigger_type, reason}`` of those held back."""
+
+    emitted: list[Trigger] = field(default_factory=list)
+    suppressed: list[dict[str, str]] = field(default_factory=list)
 
 
-@bentoml.service(name="intervention", traffic={"timeout": 60})
-@bentoml.asgi_app(api, path="/")
-class InterventionService(ServiceBase):
-    task = "intervention"
-    name = "intervention"
-
-    def __init__(self) -> None:
-        super().__init__()
-        from servicelens.db import init_db
-
-        self.policy = TriggerPolicy()
-        self.store = TriggerStore(init_db(self.settings.db_url), self.policy)
-
-    @api.post("/interventions/evaluate", dependencies=[requires("planner", "pipeline")])
-    def evaluate(self, body: EvaluateRequest) -> EvaluateResponse:
-        import pandas as pd
-
-        if not (body.callers or body.customers or body.messages):
-            raise ClientError("body", "send callers, customers or messages")
-        loaded = self.model()
-        now = body.now or dt.datetime.now(dt.UTC)
-        with self.timed("/interventions/evaluate", body) as call:
-            candidates: list[Trigger] = []
-            if body.callers:
-                df = pd.DataFrame([c.model_dump() for c in body.callers])
-                # time of entry defaults to the evaluation time
-                df["hour"] = pd.to_numeric(df["hour"], errors="coerce").fillna(now.hour + now.minute / 60)
-                df["weekday"] = pd.to_numeric(df["weekday"], errors="coerce").fillna(now.weekday())
-                prob = loaded.model.abandon_probability(df)
-                threshold = self.policy.callback_threshold or loaded.model.threshold
-                why = loaded.model.drivers(df) if hasattr(loaded.model, "drivers") else [""] * len(df)
-                calls = [
-                    {
-                        "call_id": c.call_id,
-                        "customer_id": c.customer_id,
-                        "abandon_probability": float(p),
-                        "why": w,
-                    }
-                    for c, p, w in zip(body.callers, prob, why, strict=True)
-                ]
-                candidates += callback_candidates(calls, threshold, now)
-            if body.customers:
-                params = ValueParams()
-                custs = []
-                for c in body.customers:
-                    ev = c.expected_value
-                    if ev is None:
-                        ev = float(customer_expected_value([c.churn_probability], params)[0])
-                    custs.append({**c.model_dump(), "expected_value": ev})
-                candidates += retention_candidates(custs, self.policy, now)
-            if body.messages:
-                candidates += complaint_candidates([m.model_dump() for m in body.messages], self.policy, now)
-            result = self.store.emit(candidates)
-            resp = EvaluateResponse(
-                model_version=loaded.version,
-                triggers=result.emitted,
-                suppressed=[Suppressed(**s) for s in result.suppressed],
-            )
-            call.outputs = resp
-        return resp
-
-    @api.get("/info")
-    def info_route(self) -> dict:
-        return self.info()
+def emit_triggers(store: TriggerStore, candidates: Iterable[Trigger], policy: TriggerPolicy) -> EmitResult:
+    """Offer candidates (in their order) to the store under the policy's dedupe/cooldown/capacity."""
+    ready = [c.model_copy(update={"created_at": as_utc(c.created_at)}) for c in candidates]
+    outcome = store.emit(ready, lambda cand, history: why_not(cand, history, policy))
+    return EmitResult(
+        emitted=list(outcome.emitted),
+        suppressed=[
+            {"subject_id": c.subject_id, "trigger_type": c.trigger_type, "reason": why}
+            for c, why in outcome.suppressed
+        ],
+    )
 
 
-InterventionService.add_asgi_middleware(JSONErrorMiddleware)
+def candidates_for(body: EvaluateRequest, model: Any, policy: TriggerPolicy, now: dt.datetime) -> list[Trigger]:
+    """Every rule's candidates for one request (no state: nothing is checked against history).
+
+    ``model`` is the abandonment predictor (``abandon_probability``, ``threshold``, optional
+    ``drivers``); callers without an hour or weekday entered the queue at ``now``.
+    """
+    import pandas as pd
+
+    candidates: list[Trigger] = []
+    if body.callers:
+        df = pd.DataFrame([c.model_dump() for c in body.callers])
+        df["hour"] = pd.to_numeric(df["hour"], errors="coerce").fillna(now.hour + now.minute / 60)
+        df["weekday"] = pd.to_numeric(df["weekday"], errors="coerce").fillna(now.weekday())
+        prob = model.abandon_probability(df)
+        threshold = policy.callback_threshold or model.threshold
+        why = model.drivers(df) if hasattr(model, "drivers") else [""] * len(df)
+        calls = [
+            {"call_id": c.call_id, "customer_id": c.customer_id, "abandon_probability": float(p), "why": w}
+            for c, p, w in zip(body.callers, prob, why, strict=True)
+        ]
+        candidates += callback_candidates(calls, threshold, now)
+    if body.customers:
+        params = ValueParams()
+        custs = []
+        for c in body.customers:
+            ev = c.expected_value
+            if ev is None:
+                ev = float(customer_expected_value([c.churn_probability], params)[0])
+            custs.append({**c.model_dump(), "expected_value": ev})
+        candidates += retention_candidates(custs, policy, now)
+    if body.messages:
+        candidates += complaint_candidates([m.model_dump() for m in body.messages], policy, now)
+    return candidates
+
+
+def evaluate_interventions(
+    store: TriggerStore,
+    model: Any,
+    body: EvaluateRequest,
+    *,
+    model_version: str,
+    policy: TriggerPolicy | None = None,
+) -> EvaluateResponse:
+    """Score the request, apply the three rules, emit what history allows now, answer it all."""
+    policy = policy or TriggerPolicy()
+    now = body.now or dt.datetime.now(dt.UTC)
+    result = emit_triggers(store, candidates_for(body, model, policy, now), policy)
+    return EvaluateResponse(
+        model_version=model_version,
+        triggers=result.emitted,
+        suppressed=[Suppressed(**s) for s in result.suppressed],
+    )

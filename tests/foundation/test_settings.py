@@ -62,8 +62,8 @@ def test_import_has_no_side_effects(tmp_path: Path) -> None:
     code = (
         "import mlflow, os\n"
         "before = mlflow.get_tracking_uri()\n"
-        "import servicelens.settings, servicelens.db, servicelens.cli, model_registry, model_registry.cli, "
-        "training.cli, services.base, servicelens.prediction_log\n"
+        "import servicelens.settings, servicelens.stores, servicelens.cli, model_registry, model_registry.cli, "
+        "training.cli, services.base, servicelens.stores.prediction_log\n"
         "assert mlflow.get_tracking_uri() == before, (before, mlflow.get_tracking_uri())\n"
         "print(sorted(os.listdir('.')))\n"
     )

@@ -16,8 +16,8 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
-from servicelens.db import PredictionRecord, init_db
 from servicelens.settings import Settings
+from servicelens.stores import PredictionRecord, init_db
 from services.runner import start_services
 
 from .conftest import free_port

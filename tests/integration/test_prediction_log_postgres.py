@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from servicelens.db import get_engine
-from servicelens.prediction_log import PredictionLog, pending_spool_files
 from servicelens.settings import Settings
+from servicelens.stores import PredictionLog, get_engine, pending_spool_files
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +149,7 @@ def test_a_row_postgres_refuses_does_not_block_the_rest(
     """A permanently bad row (NaN in JSON) is set aside; rows after it still land."""
     from sqlalchemy import func, select
 
-    from servicelens.db import PredictionRecord, init_db
+    from servicelens.stores import PredictionRecord, init_db
 
     monkeypatch.setenv("SERVICELENS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SERVICELENS_DB_URL", pg_database)

@@ -5,20 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing as mp
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 __all__ = ["emit_from_processes"]
 
 DAY = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def _worker(db_url: str, worker: int, per_worker: int, capacity: int, start: mp.synchronize.Barrier) -> None:
-    from features.triggers import TriggerPolicy, TriggerStore, retention_candidates
-    from servicelens.db import init_db
+    from features.triggers import TriggerPolicy, retention_candidates
+    from servicelens.stores import TriggerStore, init_db
+    from services.intervention.evaluate import emit_triggers
 
     policy = TriggerPolicy(retention_daily_capacity=capacity)
-    store = TriggerStore(init_db(db_url), policy)
+    store = TriggerStore(init_db(db_url))
     customers = [
         {"customer_id": f"w{worker}-c{i}", "churn_probability": 0.7, "expected_value": 40.0 + i}
         for i in range(per_worker)
@@ -26,13 +24,13 @@ def _worker(db_url: str, worker: int, per_worker: int, capacity: int, start: mp.
     cands = retention_candidates(customers, policy, DAY)
     start.wait(60)  # every worker ready: the emits overlap
     for cand in cands:  # one call per candidate: the most interleaving a service could produce
-        store.emit([cand])
+        emit_triggers(store, [cand], policy)
 
 
 def emit_from_processes(db_url: str, workers: int = 4, per_worker: int = 12, capacity: int = 7) -> int:
     """Run the workers to completion; return how many retention triggers landed that day."""
     from features.triggers import RETENTION
-    from servicelens.db import TriggerEvent, init_db
+    from servicelens.stores import TriggerStore, init_db
 
     init_db(db_url)  # tables exist before the race starts
     ctx = mp.get_context("spawn")
@@ -45,7 +43,4 @@ def emit_from_processes(db_url: str, workers: int = 4, per_worker: int = 12, cap
     for p in procs:
         p.join(120)
         assert p.exitcode == 0, f"worker exited with {p.exitcode}"
-    with Session(init_db(db_url)) as s:
-        return int(
-            s.scalar(select(func.count(TriggerEvent.id)).where(TriggerEvent.trigger_type == RETENTION)) or 0
-        )
+    return TriggerStore(init_db(db_url)).count(RETENTION)

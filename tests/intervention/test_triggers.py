@@ -3,43 +3,57 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from features.triggers import (
     CALLBACK,
     COMPLAINT,
     RETENTION,
+    Trigger,
     TriggerPolicy,
-    TriggerStore,
     callback_candidates,
     complaint_candidates,
     retention_candidates,
 )
-from servicelens.db import TriggerEvent, init_db
 from servicelens.settings import Settings
+from servicelens.stores import TriggerStore, init_db
+from services.intervention.evaluate import EmitResult, emit_triggers
 
 DAY1 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
+@dataclass
+class _Store:
+    """A trigger store with the policy these tests emit under."""
+
+    triggers: TriggerStore
+    policy: TriggerPolicy
+
+    @property
+    def engine(self):  # noqa: ANN201
+        return self.triggers.engine
+
+    def emit(self, candidates: list[Trigger]) -> EmitResult:
+        return emit_triggers(self.triggers, candidates, self.policy)
+
+
 @pytest.fixture
-def store(sl_env: Settings) -> TriggerStore:
-    return TriggerStore(init_db(sl_env.db_url), TriggerPolicy(retention_daily_capacity=3))
+def store(sl_env: Settings) -> _Store:
+    return _Store(TriggerStore(init_db(sl_env.db_url)), TriggerPolicy(retention_daily_capacity=3))
 
 
-def _count(store: TriggerStore, kind: str) -> int:
-    with Session(store.engine) as s:
-        return s.scalar(select(func.count(TriggerEvent.id)).where(TriggerEvent.trigger_type == kind))
+def _count(store: _Store, kind: str) -> int:
+    return store.triggers.count(kind)
 
 
 def _customers(ids: list[str], ev: float = 50.0) -> list[dict]:
     return [{"customer_id": c, "churn_probability": 0.6, "expected_value": ev + i} for i, c in enumerate(ids)]
 
 
-def test_retention_capacity_ranks_by_value(store: TriggerStore) -> None:
+def test_retention_capacity_ranks_by_value(store: _Store) -> None:
     res = store.emit(retention_candidates(_customers(list("abcde")), store.policy, DAY1))
     assert [t.subject_id for t in res.emitted] == ["e", "d", "c"]  # highest expected value first
     assert [s["reason"] for s in res.suppressed] == ["capacity", "capacity"]
@@ -50,9 +64,9 @@ def test_retention_capacity_ranks_by_value(store: TriggerStore) -> None:
     assert retention_candidates(_customers(["g"], ev=-5.0), store.policy, DAY1) == []
 
 
-def test_retention_cooldown_enforced_against_db(store: TriggerStore) -> None:
+def test_retention_cooldown_enforced_against_db(store: _Store) -> None:
     assert store.emit(retention_candidates(_customers(["a"]), store.policy, DAY1)).emitted
-    fresh = TriggerStore(store.engine, store.policy)  # a new process sees the same history
+    fresh = _Store(TriggerStore(store.engine), store.policy)  # a new process sees the same history
     res = fresh.emit(retention_candidates(_customers(["a", "b"]), store.policy, DAY1 + dt.timedelta(days=1)))
     assert [t.subject_id for t in res.emitted] == ["b"]
     assert res.suppressed == [{"subject_id": "a", "trigger_type": RETENTION, "reason": "cooldown"}]
@@ -60,7 +74,7 @@ def test_retention_cooldown_enforced_against_db(store: TriggerStore) -> None:
     assert [t.subject_id for t in res.emitted] == ["a"]
 
 
-def test_callback_dedupe_and_threshold(store: TriggerStore) -> None:
+def test_callback_dedupe_and_threshold(store: _Store) -> None:
     calls = [
         {"call_id": "c1", "customer_id": "42", "abandon_probability": 0.8},
         {"call_id": "c2", "customer_id": "0", "abandon_probability": 0.1},
@@ -72,7 +86,7 @@ def test_callback_dedupe_and_threshold(store: TriggerStore) -> None:
     assert again.suppressed[0]["reason"] == "duplicate" and _count(store, CALLBACK) == 1
 
 
-def test_complaint_rules_accept_tagging_shape(store: TriggerStore) -> None:
+def test_complaint_rules_accept_tagging_shape(store: _Store) -> None:
     msgs = [
         {"message_id": "m1", "subject_id": "u1", "tags": {"sentiment": {"label": "negative", "confidence": 0.93,
                                                                           "needs_review": False}}},
@@ -96,7 +110,7 @@ def test_intervention_service_in_process(sl_env: Settings) -> None:
     from training.intervention import train_and_register
 
     result = train_and_register(days=4, seed=2)
-    assert result["promoted"] is True
+    assert result.promoted is True
     from services.intervention.service import InterventionService
 
     callers = [
@@ -117,7 +131,7 @@ def test_intervention_service_in_process(sl_env: Settings) -> None:
         first = client.post("/interventions/evaluate", json=body)
         assert first.status_code == 200, first.text
         out = first.json()
-        assert out["model_version"] == result["version"]
+        assert out["model_version"] == result.version
         kinds = {t["trigger_type"]: t for t in out["triggers"]}
         assert {CALLBACK, RETENTION, COMPLAINT} <= set(kinds)
         assert kinds[CALLBACK]["subject_id"] == "7" and "callers ahead" in kinds[CALLBACK]["reason"]
@@ -144,3 +158,41 @@ def test_capacity_holds_across_worker_processes(sl_env: Settings) -> None:
     from tests.intervention.concurrent_emit import emit_from_processes
 
     assert emit_from_processes(sl_env.db_url, workers=4, per_worker=12, capacity=7) == 7
+
+
+class _MemoryHistory:
+    """Past emissions in a list: the decision is pure, no database needed."""
+
+    def __init__(self, past: list[Trigger]) -> None:
+        self.past = past
+
+    def has_key(self, dedupe_key: str) -> bool:
+        return any(t.dedupe_key == dedupe_key for t in self.past)
+
+    def last_emitted(self, subject_id: str, trigger_type: str, at: dt.datetime) -> dt.datetime | None:
+        times = [
+            t.created_at
+            for t in self.past
+            if t.subject_id == subject_id and t.trigger_type == trigger_type and t.created_at <= at
+        ]
+        return max(times, default=None)
+
+    def count_on_day(self, trigger_type: str, day: dt.date) -> int:
+        return sum(t.trigger_type == trigger_type and t.created_at.date() == day for t in self.past)
+
+
+def test_why_not_is_a_pure_decision_over_history() -> None:
+    from features.triggers import why_not
+
+    policy = TriggerPolicy(retention_daily_capacity=1)
+    first = retention_candidates(_customers(["a"]), policy, DAY1)[0]
+    history = _MemoryHistory([])
+    assert why_not(first, history, policy) is None
+    history.past.append(first)
+    assert why_not(first, history, policy) == "duplicate"
+    later = retention_candidates(_customers(["a"]), policy, DAY1 + dt.timedelta(days=1))[0]
+    assert why_not(later, history, policy) == "cooldown"
+    other = retention_candidates(_customers(["b"]), policy, DAY1 + dt.timedelta(hours=1))[0]
+    assert why_not(other, history, policy) == "capacity"
+    after = retention_candidates(_customers(["a"]), policy, DAY1 + dt.timedelta(days=31))[0]
+    assert why_not(after, history, policy) is None

@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-import servicelens.prediction_log as pl
-from servicelens.db import PredictionRecord, get_engine
-from servicelens.prediction_log import PredictionLog, pending_spool_files, replay_spool
+import servicelens.stores.prediction_log as pl
 from servicelens.settings import Settings
+from servicelens.stores import PredictionLog, PredictionRecord, get_engine, pending_spool_files, replay_spool
 
 
 class _Outage:

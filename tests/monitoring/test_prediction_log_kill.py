@@ -10,14 +10,13 @@ import textwrap
 
 from sqlalchemy import func, select
 
-from servicelens.db import PredictionRecord, init_db
-from servicelens.prediction_log import PredictionLog, pending_spool_files
 from servicelens.settings import Settings
+from servicelens.stores import PredictionLog, PredictionRecord, init_db, pending_spool_files
 
 _CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    from servicelens.prediction_log import PredictionLog
+    from servicelens.stores import PredictionLog
     log = PredictionLog(service="killed")
     n = int(sys.argv[1])
     for i in range(n):

@@ -9,13 +9,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner  # the root CLI is a click group (lazy sub-commands)
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from servicelens.db import PredictionRecord, init_db
-from servicelens.prediction_log import idempotent_insert
-from servicelens.retention import log_stats, purge
 from servicelens.settings import Settings
+from servicelens.stores import PredictionRecord, idempotent_insert, init_db, log_stats, purge
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 import model_registry as reg
-from servicelens.db import PredictionRecord, init_db
 from servicelens.settings import Settings
+from servicelens.stores import PredictionRecord, init_db
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, hash_key, make_api, requires
 
 api = make_api("toy")
