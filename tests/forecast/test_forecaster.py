@@ -53,7 +53,7 @@ def test_forecaster_pickles_and_aggregates(counts: pd.DataFrame) -> None:
         fc2.predict(rows.assign(queue="nope"))
 
 
-def test_retraining_is_gated_on_comparable_data(sl_env) -> None:
+def test_retraining_is_gated_on_comparable_data(sl_env, tmp_path) -> None:
     from model_registry import history
     from training.forecast import train_and_register
 
@@ -72,6 +72,20 @@ def test_retraining_is_gated_on_comparable_data(sl_env) -> None:
     assert second.promotion is not None and second.promotion.to_version == second.version
     assert gate["numbers"]["candidate"] == pytest.approx(second.metrics["wape"])
     assert set(second.figures) == {"backtest_wape", "queues"} and second.figures["queues"] == ["billing"]
+    # a retrain promoted from the CLI: both models scored on an evaluation file (score + load_counts)
+    from typer.testing import CliRunner
+
+    from model_registry.cli import app
+
+    third = train_and_register(sim, candidates=("slot_mean",), promote=False)
+    assert third.promotion is None and "wape" in third.metrics
+    eval_file = tmp_path / "eval.csv"
+    sim[sim["interval_start"] > sim["interval_start"].max() - pd.Timedelta(days=7)].to_csv(eval_file, index=False)
+    args = ["promote", "forecast", third.version, "--reason", "retrained", "--approver", "ana"]
+    res = CliRunner().invoke(app, [*args, "--eval-data", str(eval_file)])
+    assert res.exit_code in (0, 1), res.output
+    gate = history("forecast")[-1]["gates"][0]
+    assert gate["gate"] == "beats_champion[wape]" and {"candidate", "champion"} <= set(gate["numbers"])
 
 
 def test_declared_special_days_are_learned_and_applied(counts: pd.DataFrame) -> None:
