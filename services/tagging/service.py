@@ -201,7 +201,7 @@ class TaggingService(ServiceBase):
 
     @api.post("/feedback", dependencies=[requires("pipeline", "planner")])
     def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
-        from servicelens.stores import add_feedback, init_db
+        from servicelens.stores import add_feedback
 
         loaded = self.model()
         tagger = loaded.model
@@ -209,7 +209,7 @@ class TaggingService(ServiceBase):
             raise ClientError("head", f"unknown head {body.head!r}; this model has {tagger.head_names}")
         text = redact_pii(body.text) if body.text is not None else self._logged_text(body.text_id)
         add_feedback(
-            init_db(self.settings.db_url),
+            self.engine,
             text_id=body.text_id,
             head=body.head,
             text=text,
@@ -229,9 +229,9 @@ class TaggingService(ServiceBase):
 
     def _logged_text(self, text_id: str) -> str | None:
         """The (already redacted) text last tagged under ``text_id``, from the prediction log."""
-        from servicelens.stores import init_db, logged_calls
+        from servicelens.stores import logged_calls
 
-        calls = logged_calls(init_db(self.settings.db_url), self.name, newest_first=True, limit=5000)
+        calls = logged_calls(self.engine, self.name, newest_first=True, limit=5000)
         for inputs, _ in calls:
             if not isinstance(inputs, dict):
                 continue
