@@ -17,9 +17,12 @@ import sys
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from servicelens.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from monitoring.drift import DriftResult
 
 __all__ = ["AlertEvent", "AlertRules", "accuracy_alert", "alerts_file", "drift_alert", "emit"]
 
@@ -65,14 +68,16 @@ class AlertEvent:
 
 
 def _action(task: str) -> str:
+    """The retraining path: train, then promote through the gates on the same evaluation rows."""
     return (
         f"servicelens train {task}  # then: servicelens registry promote {task} NEW_VERSION "
-        f'--reason "retrain after {task} alert" --approver YOU  (promotion goes through the gates)'
+        f'--eval-data RECENT.csv --reason "retrain after {task} alert" --approver YOU  '
+        "(candidate and champion are scored on the same rows, then the gates decide)"
     )
 
 
 def drift_alert(
-    result: Any,
+    result: DriftResult,
     task: str,
     model: str | None = None,
     model_version: str | None = None,
