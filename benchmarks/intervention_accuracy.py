@@ -20,9 +20,10 @@ DATA = ROOT.parent / "shared" / "data" / "israel_bank_calls" / "anonymous_bank_c
 def main() -> None:
     import pandas as pd
 
-    from training.intervention import evaluate, load_calls
+    from features.calls import read_call_log
+    from training.intervention import evaluate
 
-    raw = load_calls(str(DATA))
+    raw = read_call_log(str(DATA))
     dates = pd.to_datetime(raw["call_date"])
     report = evaluate(raw[dates <= "1999-02-14"], raw, seed=42)
     print(
