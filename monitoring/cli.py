@@ -33,9 +33,12 @@ __all__ = ["app", "audit_command", "drift_command", "log_app", "parse_window"]
 
 app = typer.Typer(
     no_args_is_help=True,
+    add_completion=False,
     help="Monitoring: drift, fairness audit, forecast accuracy, prediction log.",
 )
-log_app = typer.Typer(no_args_is_help=True, help="Prediction log: purge, stats, export, replay.")
+log_app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Prediction log: purge, stats, export, replay."
+)
 
 
 def parse_window(text: str) -> dt.timedelta:
