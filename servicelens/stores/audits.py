@@ -44,7 +44,11 @@ def save_audit(
     with Session(engine) as session, session.begin():
         session.add(
             AuditReport(
-                audit_id=audit_id, task=task, model_version=model_version, summary=summary, html_path=html_path
+                audit_id=audit_id,
+                task=task,
+                model_version=model_version,
+                summary=summary,
+                html_path=html_path,
             )
         )
 

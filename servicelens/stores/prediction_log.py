@@ -110,7 +110,9 @@ def logged_calls(
     For readers that look back at what a service answered (tagging feedback finds a text by its
     id, new-intent discovery collects low-confidence texts) without knowing the table.
     """
-    query = select(PredictionRecord.inputs, PredictionRecord.outputs).where(PredictionRecord.service == service)
+    query = select(PredictionRecord.inputs, PredictionRecord.outputs).where(
+        PredictionRecord.service == service
+    )
     if since is not None:
         query = query.where(PredictionRecord.ts >= since)
     query = query.order_by(PredictionRecord.id.desc() if newest_first else PredictionRecord.id)

@@ -54,7 +54,9 @@ def save_snapshot(
 def snapshot_rows(engine: Engine, snapshot_id: str) -> list[dict[str, Any]]:
     """The rows of one snapshot (``SNAPSHOT_COLUMNS``); empty when the id is unknown."""
     with Session(engine) as session:
-        rows = session.scalars(select(ForecastSnapshot).where(ForecastSnapshot.snapshot_id == snapshot_id)).all()
+        rows = session.scalars(
+            select(ForecastSnapshot).where(ForecastSnapshot.snapshot_id == snapshot_id)
+        ).all()
         return [{c: getattr(r, c) for c in SNAPSHOT_COLUMNS} for r in rows]
 
 

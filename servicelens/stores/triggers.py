@@ -67,7 +67,10 @@ class SessionHistory:
 
     def has_key(self, dedupe_key: str) -> bool:
         """Was this dedupe key emitted already?"""
-        return self._session.scalar(select(TriggerEvent.id).where(TriggerEvent.dedupe_key == dedupe_key)) is not None
+        return (
+            self._session.scalar(select(TriggerEvent.id).where(TriggerEvent.dedupe_key == dedupe_key))
+            is not None
+        )
 
     def last_emitted(self, subject_id: str, trigger_type: str, at: dt.datetime) -> dt.datetime | None:
         """The latest emission of this type to this subject at or before ``at``."""
@@ -113,7 +116,9 @@ class TriggerStore:
         elif dialect == "sqlite":  # a write statement takes SQLite's RESERVED lock up front
             session.execute(text(f"UPDATE {TriggerEvent.__tablename__} SET id = id WHERE 0 = 1"))
 
-    def emit(self, candidates: Iterable[T], why_not: Callable[[T, SessionHistory], str | None]) -> EmitOutcome[T]:
+    def emit(
+        self, candidates: Iterable[T], why_not: Callable[[T, SessionHistory], str | None]
+    ) -> EmitOutcome[T]:
         """Offer candidates in the given order; persist each one ``why_not`` lets through (None).
 
         ``created_at`` of each candidate must be timezone-aware (UTC).
@@ -121,7 +126,9 @@ class TriggerStore:
         with self._lock:
             return self._emit(candidates, why_not)
 
-    def _emit(self, candidates: Iterable[T], why_not: Callable[[T, SessionHistory], str | None]) -> EmitOutcome[T]:
+    def _emit(
+        self, candidates: Iterable[T], why_not: Callable[[T, SessionHistory], str | None]
+    ) -> EmitOutcome[T]:
         outcome: EmitOutcome[T] = EmitOutcome()
         for cand in candidates:
             with Session(self.engine) as session:

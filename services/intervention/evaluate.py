@@ -27,7 +27,7 @@ from features.triggers import (
     retention_candidates,
     why_not,
 )
-from servicelens.stores.triggers import TriggerStore
+from servicelens.stores import TriggerStore
 
 __all__ = [
     "MAX_BATCH",
@@ -144,7 +144,9 @@ def emit_triggers(store: TriggerStore, candidates: Iterable[Trigger], policy: Tr
     )
 
 
-def candidates_for(body: EvaluateRequest, model: Any, policy: TriggerPolicy, now: dt.datetime) -> list[Trigger]:
+def candidates_for(
+    body: EvaluateRequest, model: Any, policy: TriggerPolicy, now: dt.datetime
+) -> list[Trigger]:
     """Every rule's candidates for one request (no state: nothing is checked against history).
 
     ``model`` is the abandonment predictor (``abandon_probability``, ``threshold``, optional

@@ -14,7 +14,7 @@ import logging
 import bentoml
 
 from features.triggers import TriggerPolicy
-from servicelens.stores.triggers import TriggerStore
+from servicelens.stores import TriggerStore
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 from services.intervention.evaluate import EvaluateRequest, EvaluateResponse, evaluate_interventions
 
