@@ -66,8 +66,7 @@ def main() -> None:
 
     from sklearn.model_selection import train_test_split
 
-    from training.tagging import TaggingConfig
-    from training.tagging_evaluate import evaluate
+    from training.tagging import TaggingConfig, evaluate
 
     results = {}
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:

@@ -60,8 +60,8 @@ def _train_champion(quantized: bool, encoder_passes: int = 1) -> None:
         cfg=TaggingConfig(quantized=quantized, encoder_passes=encoder_passes),
     )
     print(
-        f"trained v{out['version']} in {time.perf_counter() - t0:.0f} s ({'int8' if quantized else 'float'} "
-        f"MiniLM) in {home}; promoted: {out['promoted']}",
+        f"trained v{out.version} in {time.perf_counter() - t0:.0f} s ({'int8' if quantized else 'float'} "
+        f"MiniLM) in {home}; promoted: {out.promoted}",
         flush=True,
     )
 
@@ -96,7 +96,6 @@ def main() -> None:
 
     import httpx
     import numpy as np
-
     from loadtest import run_load
 
     if args.train:
