@@ -1,17 +1,8 @@
-"""Trainer of the multi-head text tagger: any labelled text set, one head per label column.
+"""Heads and taggers: one head per label column, its family or ensemble chosen on a validation
+split, calibrated (temperature, review threshold) and refitted on all the data; ``train`` builds
+the served ``MultiHeadTagger`` from several heads (the package docstring tells the whole recipe).
 
-Per head, up to four families are fitted on a training split and scored on a validation split
-carved from the training data: TF-IDF (word + char n-grams) + logistic regression, a logistic head
-on frozen MiniLM embeddings, a ``spacy.blank("en")`` textcat, and MiniLM fine-tuned with a linear
-head (only for heads with enough texts). Single families and weighted
-ensembles (sum of log-probabilities) compete on validation accuracy; the winner gets a temperature
-and a review threshold fitted on the same split, then is refitted on all the data, except the
-fine-tuned encoder, which is kept as fitted on the training split (a second fine-tuning run would
-double the largest cost of training).
-
-By default an ensemble holds at most one MiniLM family: frozen features and the fine-tuned encoder
-have different weights, so combining them costs two encoder passes per text at serving time
-(``TaggingConfig.encoder_passes``).
+Seeded from the config, so the same data, config and seed give the same tagger.
 """
 
 from __future__ import annotations
