@@ -51,7 +51,8 @@ def _comparable(audit: dict) -> dict:
 
 def test_audit_cli_json_contract_and_reports(sl_env: Settings, tmp_path: Path) -> None:
     preds = _predictions(tmp_path, {"attribute": "gender", "group": "female", "strength": 1.5})
-    code, out = _run(
+    # the ARCHITECTURE contract, through the root alias `servicelens audit`
+    code, out = _run_root(
         ["audit", "--predictions", str(preds), "--label-col", "meets_standard", "--pred-col", "pred",
          "--score-col", "score", "--sensitive", ",".join(SENS), "--n-boot", "50", "--json"]
     )  # fmt: skip

@@ -118,13 +118,13 @@ def test_flatten_records_handles_batches_and_single_records() -> None:
 
 
 def test_cli_json_contract(sl_env: Settings, tmp_path: Path) -> None:
-    from monitoring.cli import app  # servicelens monitor; `servicelens drift` is the same command
+    from servicelens.cli import build_app  # the contract alias `servicelens drift` (= monitor drift)
 
     rng = np.random.default_rng(5)
     _frame(3000, rng).to_csv(tmp_path / "ref.csv", index=False)
     _frame(1500, rng, shift=0.5).to_csv(tmp_path / "cur.csv", index=False)
     args = ["drift", "--reference", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "cur.csv")]
-    out = CliRunner().invoke(app, [*args, "--json", "--no-progress"])
+    out = CliRunner().invoke(build_app(), [*args, "--json", "--no-progress"])
     assert out.exit_code == 0, out.output
     last = json.loads(out.output.strip().splitlines()[-1])
     assert set(last) == {"dataset_drift", "drifted_share", "columns"}
