@@ -41,8 +41,8 @@ def _typer_command(target: str) -> Loader:
         if isinstance(obj, typer.Typer):
             if obj.registered_callback is None:  # keep a one-command app a group
                 obj.callback()(lambda: None)
-            return typer.main.get_command(obj)
-        single = typer.Typer()
+            return typer.main.get_group(obj)  # no completion options below the root
+        single = typer.Typer(add_completion=False)
         single.command()(obj)
         return typer.main.get_command(single)
 
@@ -54,7 +54,7 @@ def _task_group(task: str) -> Loader:
 
     def load() -> Any:
         spec = get_task(task)
-        app = typer.Typer(no_args_is_help=True, help=spec.help)
+        app = typer.Typer(no_args_is_help=True, help=spec.help, add_completion=False)
 
         @app.callback()
         def _group() -> None:  # a callback keeps a one-command task a group
@@ -87,6 +87,8 @@ class LazyGroup(TyperGroup):
         return [*self.commands, *(n for n in self.lazy if n not in self.commands)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name not in self.lazy:
+            cmd_name = cmd_name.replace("_", "-")  # `agent_scoring` as typed before the grammar
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         if cmd_name not in self.lazy:
@@ -156,23 +158,31 @@ _COMMANDS: list[tuple[str, str, str, bool]] = [
 ]
 
 
-def build_app() -> LazyGroup:
-    """The root command (a click group; typer's CliRunner and ``main()`` both run it)."""
-    root = typer.Typer(cls=LazyGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+class RootGroup(LazyGroup):
+    """``servicelens``: a group per task of the registry, the other groups, the contract aliases."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for spec in TASKS:
+            self.add_lazy(spec.cli_name, spec.help, _task_group(spec.name))
+        for name, help_text, target, hidden in _COMMANDS:
+            self.add_lazy(name, help_text, _typer_command(target), hidden)
+        self.add_lazy(
+            "train", "= servicelens TASK train (contract alias).", lambda: _alias_group("train", "Train TASK.")
+        )
+        self.add_lazy(
+            "evaluate",
+            "= servicelens TASK evaluate (contract alias).",
+            lambda: _alias_group("evaluate", "Fit on --train, score --test (--json: one line)."),
+        )
+
+
+def build_app() -> typer.Typer:
+    """The root app (typer's ``CliRunner`` runs it in tests; ``main()`` runs it for people)."""
+    root = typer.Typer(cls=RootGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
     root.callback()(_log_level_callback)
-    group: LazyGroup = typer.main.get_command(root)  # type: ignore[assignment]
-    for spec in TASKS:
-        group.add_lazy(spec.cli_name, spec.help, _task_group(spec.name))
-    for name, help_text, target, hidden in _COMMANDS:
-        group.add_lazy(name, help_text, _typer_command(target), hidden)
-    group.add_lazy("train", "= servicelens TASK train (contract alias).", lambda: _alias_group("train", "Train TASK."))
-    group.add_lazy(
-        "evaluate",
-        "= servicelens TASK evaluate (contract alias).",
-        lambda: _alias_group("evaluate", "Fit on --train, score --test (--json: one line)."),
-    )
-    return group
+    return root
 
 
 def main() -> None:
-    build_app().main(prog_name="servicelens")
+    build_app()(prog_name="servicelens")

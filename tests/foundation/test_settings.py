@@ -63,7 +63,10 @@ def test_import_has_no_side_effects(tmp_path: Path) -> None:
         "import mlflow, os\n"
         "before = mlflow.get_tracking_uri()\n"
         "import servicelens.settings, servicelens.stores, servicelens.cli, model_registry, model_registry.cli, "
-        "training.cli, services.base, servicelens.stores.prediction_log\n"
+        "services.base, servicelens.stores.prediction_log, servicelens.demo, monitoring.cli\n"
+        "import importlib\n"
+        "from servicelens.tasks import TASKS\n"
+        "[importlib.import_module(m) for t in TASKS for m in t.cli]\n"
         "assert mlflow.get_tracking_uri() == before, (before, mlflow.get_tracking_uri())\n"
         "print(sorted(os.listdir('.')))\n"
     )
