@@ -1,11 +1,9 @@
-"""The demo's users: call every endpoint as a planner, a pipeline and a reviewer would,
-then run the reports (forecast, drift) through the same CLI commands people use."""
+"""The demo's users: call every endpoint as a planner, a pipeline and a reviewer would, then
+write the planner's forecast report and check drift with the same use-case functions the
+``servicelens forecast report`` and ``servicelens monitor drift`` commands call."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,33 +13,9 @@ import httpx
 if TYPE_CHECKING:
     from servicelens.demo import DemoState
 
-__all__ = ["call_all", "drift_check", "run_cli"]
+__all__ = ["call_all", "drift_check", "forecast_report"]
 
 logger = logging.getLogger(__name__)
-
-
-def run_cli(args: list[str]) -> tuple[int, str]:
-    """Run a ``servicelens`` command in process; returns (exit code, captured stdout)."""
-    from servicelens.cli import build_app
-
-    buf = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(buf):
-        try:
-            build_app()(args, standalone_mode=False)
-        except SystemExit as exc:  # typer.Exit
-            code = int(exc.code or 0)
-        except Exception as exc:  # noqa: BLE001 - reported as a failed step
-            logger.error("servicelens %s failed: %s", " ".join(args), exc)
-            code = 1
-    return code, buf.getvalue()
-
-
-def _last_json(text: str) -> dict[str, Any]:
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return {}
 
 
 def call_all(state: DemoState) -> None:
@@ -85,35 +59,62 @@ def call_all(state: DemoState) -> None:
                 }
             )
     state.figures["calls"] = {"requests": len(calls), "table": calls}
-    # a planner's forecast report from the served champion (interval forecast + staffing)
-    out = state.settings.reports_dir / "forecast"
-    code, _ = run_cli(["forecast", "report", "--out", str(out)])
-    if code == 0:
-        state.reports["forecast"] = out / "forecast_report.html"
+
+
+def forecast_report(state: DemoState) -> None:
+    """The planner's report for the next day of every queue, from the ``@champion`` forecaster."""
+    from features.planning import StaffingPlan
+    from model_registry import load
+    from services.forecast.report import plan_frame, write_forecast_report
+
+    loaded = load("forecast", settings=state.settings)
+    minutes = max(15, int(loaded.model.interval_minutes))
+    minutes -= minutes % int(loaded.model.interval_minutes)
+    plan = StaffingPlan(queues=list(loaded.model.queues), horizon=24 * 60 // minutes, interval_minutes=minutes)
+    html, _, _ = write_forecast_report(
+        plan_frame(loaded.model, plan),
+        None,
+        f"Forecast servicelens-forecast v{loaded.version}",
+        state.settings.reports_dir / "forecast",
+    )
+    state.reports["forecast"] = html
 
 
 def drift_check(state: DemoState) -> None:
-    """Drift of the churn model's logged requests against its training reference (or CSVs)."""
+    """Drift of the churn model's logged requests against its training reference; without served
+    traffic (``--no-serve``), of new customers (tenure <= 6) against long-tenure ones."""
+    import datetime as dt
+
+    from monitoring.drift import check_drift, task_window
+
     out = state.settings.reports_dir / "drift"
     if state.group is not None:
-        args = ["drift", "--task", "churn", "--window", "1d", "--json", "--out", str(out), "--no-progress"]
+        window = task_window("churn", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), progress=False)
+        check = check_drift(
+            window.reference,
+            window.current,
+            stem=f"drift-churn-v{window.version_info['version']}",
+            task="churn",
+            version_info=window.version_info,
+            prediction_columns=window.prediction_columns,
+            n_window=window.n_window,
+            out_dir=out,
+            progress=False,
+        )
     else:
-        customers = state.data["customers"]
-        ref, cur = out / "reference.csv", out / "current.csv"
-        out.mkdir(parents=True, exist_ok=True)
-        long_tenure = customers[customers["tenure"] > 24].drop(columns=["Churn"], errors="ignore")
-        new = customers[customers["tenure"] <= 6].drop(columns=["Churn"], errors="ignore")
-        long_tenure.to_csv(ref, index=False)
-        new.to_csv(cur, index=False)
-        args = ["drift", "--reference", str(ref), "--current", str(cur), "--json", "--out", str(out)]
-    code, text = run_cli(args)
-    result = _last_json(text)
+        customers = state.data["customers"].drop(columns=["Churn", "customerID"], errors="ignore")
+        check = check_drift(
+            customers[customers["tenure"] > 24],
+            customers[customers["tenure"] <= 6],
+            stem="drift-new-vs-long-tenure",
+            out_dir=out,
+            progress=False,
+        )
+    result = check.result
     state.figures["drift"] = {
-        "exit_code": code,
-        "dataset_drift": result.get("dataset_drift"),
-        "drifted_share": result.get("drifted_share"),
-        "drifted_columns": sorted(c for c, v in result.get("columns", {}).items() if v.get("drifted")),
+        "dataset_drift": result.dataset_drift,
+        "drifted_share": round(float(result.drifted_share), 4),
+        "threshold": result.drift_share_threshold,
+        "drifted_columns": sorted(c for c, v in result.columns.items() if v.drifted),
     }
-    html = sorted(Path(out).glob("*.html"), key=lambda p: p.stat().st_mtime)
-    if html:
-        state.reports["drift"] = html[-1]
+    state.reports["drift"] = Path(check.html)

@@ -111,6 +111,12 @@ def _step_calls(state: DemoState) -> None:
     call_all(state)
 
 
+def _step_report(state: DemoState) -> None:
+    from servicelens.demo._calls import forecast_report
+
+    forecast_report(state)
+
+
 def _step_drift(state: DemoState) -> None:
     from servicelens.demo._calls import drift_check
 
@@ -133,6 +139,7 @@ def run_demo(data_dir: Path | None = None, seed: int = 42, days: int = 84, serve
     steps: list[tuple[str, Callable[[DemoState], None]]] = [
         ("data", _step_data),
         *((f"train {spec.name}", _step_train(spec)) for spec in registered_tasks()),
+        ("forecast report", _step_report),
     ]
     if serve:
         steps += [("start services", _step_serve), ("call every endpoint", _step_calls)]
