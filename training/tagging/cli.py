@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
         families: str = typer.Option(_ALL_FAMILIES, "--families", help=_FAMILIES_HELP),
         max_length: int = typer.Option(128, "--max-length", help="MiniLM token limit."),
         encoder_passes: int = typer.Option(1, "--encoder-passes", help=_PASSES_HELP),
-        finetune_budget: float = typer.Option(600.0, "--finetune-budget", min=0, help=_BUDGET_HELP),
+        finetune_budget: float = typer.Option(1800.0, "--finetune-budget", min=0, help=_BUDGET_HELP),
         quantized: bool = typer.Option(False, "--int8/--float", help=_INT8_HELP),
         n: int = typer.Option(1200, "--n", help="Simulated tickets when no --input/--head is given."),
         seed: int = typer.Option(42, "--seed", help="Seed of the split, every fit and the simulation."),
@@ -178,7 +178,7 @@ def register(app: typer.Typer) -> None:
             128, "--max-length", help="MiniLM token limit (lower = faster on long text)."
         ),
         encoder_passes: int = typer.Option(1, "--encoder-passes", help=_PASSES_HELP),
-        finetune_budget: float = typer.Option(600.0, "--finetune-budget", min=0, help=_BUDGET_HELP),
+        finetune_budget: float = typer.Option(1800.0, "--finetune-budget", min=0, help=_BUDGET_HELP),
         quantized: bool = typer.Option(False, "--int8/--float", help=_INT8_HELP),
         seed: int = typer.Option(42, "--seed", help="Seed of the validation split and every fit."),
         json_out: bool = typer.Option(
