@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner  # the root CLI is a click group (lazy sub-commands)
+from typer.testing import CliRunner
 from sqlalchemy import select
 
 from servicelens.settings import Settings
@@ -72,19 +72,19 @@ def test_stats_export_and_cli(sl_env: Settings, tmp_path: Path) -> None:
     stats = log_stats(sl_env)
     assert stats["services"]["churn"]["rows"] == 3 and stats["total_rows"] == 4
     runner = CliRunner()
-    out = runner.invoke(build_app(), ["log", "stats", "--json"])
+    out = runner.invoke(build_app(), ["monitor", "log", "stats", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output.strip().splitlines()[-1])["services"]["tagging"]["rows"] == 1
     out = runner.invoke(
-        build_app(), ["log", "export", "--service", "churn", "--out", str(tmp_path / "a.csv")]
+        build_app(), ["monitor", "log", "export", "--service", "churn", "--out", str(tmp_path / "a.csv")]
     )
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(open(tmp_path / "a.csv")))
     assert len(rows) == 3 and json.loads(rows[0]["inputs"])["plan"] == "a"
     flat = tmp_path / "flat.csv"
-    out = runner.invoke(build_app(), ["log", "export", "--service", "churn", "--flat", "--out", str(flat)])
+    out = runner.invoke(build_app(), ["monitor", "log", "export", "--service", "churn", "--flat", "--out", str(flat)])
     assert out.exit_code == 0, out.output
     header = flat.read_text().splitlines()[0].split(",")
     assert header == ["tenure", "plan", "prediction.risk"]
-    out = runner.invoke(build_app(), ["log", "purge", "--json", "--dry-run"])
+    out = runner.invoke(build_app(), ["monitor", "log", "purge", "--json", "--dry-run"])
     assert out.exit_code == 0 and json.loads(out.output.strip().splitlines()[-1])["dry_run"] is True
