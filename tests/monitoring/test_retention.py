@@ -9,8 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from servicelens.settings import Settings
 from servicelens.stores import PredictionRecord, idempotent_insert, init_db, log_stats, purge
