@@ -558,7 +558,6 @@ def _fair(audit: dict[str, Any]) -> dict[str, Any]:
 
 def _write(audit: dict[str, Any], stem: str, version: str) -> str:
     from monitoring.fairness import write_report
-
     from servicelens.settings import get_settings
 
     audit["meta"].update(model=f"servicelens-{TASK.replace('_', '-')}", model_version=version)
