@@ -65,7 +65,9 @@ def promote_cmd(
     task = _task(task)
     try:
         if eval_data is None:
-            result = promote(task, version, reason=reason, approver=approver, alias=alias, min_delta=min_delta)
+            result = promote(
+                task, version, reason=reason, approver=approver, alias=alias, min_delta=min_delta
+            )
         else:
             score, frame, fingerprint = _evaluation(task, eval_data)
             result = promote_evaluated(

@@ -114,7 +114,13 @@ def drift_command(
             tw = task_window(task, since, service=service, sample_size=size, progress=progress)
         except LookupError as exc:
             raise _fail(str(exc)) from exc
-        ref, cur, preds, n_window, info = tw.reference, tw.current, tw.prediction_columns, tw.n_window, tw.version_info
+        ref, cur, preds, n_window, info = (
+            tw.reference,
+            tw.current,
+            tw.prediction_columns,
+            tw.n_window,
+            tw.version_info,
+        )
         stem = f"drift-{task}-v{info['version']}"
     else:
         raise _fail("give --reference and --current, or --task")
@@ -225,7 +231,9 @@ def audit_command(
             intersections=intersections, config=cfg, meta=meta,
         )  # fmt: skip
     except AuditInputError as exc:
-        option = {"model": "--task", "data": "--predictions"}.get(exc.field, "--" + exc.field.replace("_", "-"))
+        option = {"model": "--task", "data": "--predictions"}.get(
+            exc.field, "--" + exc.field.replace("_", "-")
+        )
         raise _fail(f"{option}: {exc.message}") from exc
     settings = get_settings()
     settings.ensure_dirs()

@@ -80,7 +80,9 @@ def create_key(path: Path, roles: list[str], name: str | None = None) -> str:
     return key
 
 
-keys_app = typer.Typer(no_args_is_help=True, help="API keys: create a key with roles (only its hash is stored).")
+keys_app = typer.Typer(
+    no_args_is_help=True, help="API keys: create a key with roles (only its hash is stored)."
+)
 
 
 @keys_app.command("create")

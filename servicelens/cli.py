@@ -135,7 +135,9 @@ def _alias_group(command: str, help: str) -> LazyGroup:
 
 
 def _log_level_callback(
-    log_level: str = typer.Option(None, "--log-level", help="Logging level (default: SERVICELENS_LOG_LEVEL)."),
+    log_level: str = typer.Option(
+        None, "--log-level", help="Logging level (default: SERVICELENS_LOG_LEVEL)."
+    ),
 ) -> None:
     """ServiceLens: ML decision support for customer-service operations."""
     from servicelens.logging_setup import configure_logging
@@ -146,12 +148,27 @@ def _log_level_callback(
 
 #: (name, one-line help, loader target, hidden) of the groups and commands besides the tasks.
 _COMMANDS: list[tuple[str, str, str, bool]] = [
-    ("monitor", "Monitoring: drift, fairness audit, forecast accuracy, prediction log.", "monitoring.cli:app", False),
-    ("registry", "Model registry: list, promote through the gates, override, history.", "model_registry.cli:app", False),
+    (
+        "monitor",
+        "Monitoring: drift, fairness audit, forecast accuracy, prediction log.",
+        "monitoring.cli:app",
+        False,
+    ),
+    (
+        "registry",
+        "Model registry: list, promote through the gates, override, history.",
+        "model_registry.cli:app",
+        False,
+    ),
     ("serve", "Serve the BentoML services on loopback.", "services.cli:app", False),
     ("demo", "Run the whole suite end to end on embedded defaults.", "servicelens.demo:demo_command", False),
     ("simulate", "Write simulated contact-center data sets.", "servicelens.simulator.cli:simulate", False),
-    ("keys", "API keys: create a key with roles (only its hash is stored).", "servicelens.apikeys:keys_app", False),
+    (
+        "keys",
+        "API keys: create a key with roles (only its hash is stored).",
+        "servicelens.apikeys:keys_app",
+        False,
+    ),
     ("drift", "= servicelens monitor drift (contract alias).", "monitoring.cli:drift_command", False),
     ("audit", "= servicelens monitor audit (contract alias).", "monitoring.cli:audit_command", False),
     ("log", "= servicelens monitor log (old name).", "monitoring.cli:log_app", True),
@@ -168,7 +185,9 @@ class RootGroup(LazyGroup):
         for name, help_text, target, hidden in _COMMANDS:
             self.add_lazy(name, help_text, _typer_command(target), hidden)
         self.add_lazy(
-            "train", "= servicelens TASK train (contract alias).", lambda: _alias_group("train", "Train TASK.")
+            "train",
+            "= servicelens TASK train (contract alias).",
+            lambda: _alias_group("train", "Train TASK."),
         )
         self.add_lazy(
             "evaluate",
@@ -179,7 +198,9 @@ class RootGroup(LazyGroup):
 
 def build_app() -> typer.Typer:
     """The root app (typer's ``CliRunner`` runs it in tests; ``main()`` runs it for people)."""
-    root = typer.Typer(cls=RootGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    root = typer.Typer(
+        cls=RootGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    )
     root.callback()(_log_level_callback)
     return root
 

@@ -298,7 +298,9 @@ def train_all(
     """
     options = options or {}
     return {
-        spec.name: train_task(spec, data, seed=seed, approver=approver, reason=reason, **options.get(spec.name, {}))
+        spec.name: train_task(
+            spec, data, seed=seed, approver=approver, reason=reason, **options.get(spec.name, {})
+        )
         for spec in registered_tasks()
     }
 

@@ -53,6 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
 class ClientError(Exception):
     """Bad input found past pydantic validation (e.g. unknown queue): becomes a 4xx JSON body."""
 
@@ -287,7 +288,9 @@ class ServiceBase:
         try:  # the schema is created here, once per process, never on a request
             init_db(self.settings.db_url)
         except Exception as exc:  # noqa: BLE001 - a DB down at start must not stop the service
-            logger.warning("database unreachable at start (%s); the prediction log spools", type(exc).__name__)
+            logger.warning(
+                "database unreachable at start (%s); the prediction log spools", type(exc).__name__
+            )
         self.champion = ChampionHolder(self.task) if self.task else None
         self.log = PredictionLog(self.settings, service=self.name or self.task)
         self._stop = threading.Event()

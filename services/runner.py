@@ -23,6 +23,7 @@ __all__ = ["ServiceProcess", "ServiceGroup", "start_services", "start_mlflow_ser
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class ServiceProcess:
     name: str

@@ -49,7 +49,9 @@ def train(
         False, "--mitigate/--no-mitigate", help="Also fit and register mitigations."
     ),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Try to move @champion to it."),
-    approver: str = typer.Option("servicelens-train", "--approver", help="Who trains (recorded with the promotion)."),
+    approver: str = typer.Option(
+        "servicelens-train", "--approver", help="Who trains (recorded with the promotion)."
+    ),
     n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap resamples for the audit CIs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
 ) -> None:
@@ -65,7 +67,14 @@ def train(
             raise typer.Exit(2) from exc
     bias = _bias(bias_attribute, bias_group, strength, via, proxy)
     result = train_and_register(
-        frame, n=n, seed=seed, bias=bias, do_mitigate=mitigate, promote=promote, approver=approver, n_boot=n_boot
+        frame,
+        n=n,
+        seed=seed,
+        bias=bias,
+        do_mitigate=mitigate,
+        promote=promote,
+        approver=approver,
+        n_boot=n_boot,
     )
     summary = result.details
     if as_json:

@@ -532,7 +532,9 @@ def train_and_register(
             "forecast",
             version,
             evaluate=lambda predictor: score(predictor, rows),
-            eval_fingerprint=_fingerprint(rows, "forecast-holdout" if holdout is not None else "forecast-insample"),
+            eval_fingerprint=_fingerprint(
+                rows, "forecast-holdout" if holdout is not None else "forecast-insample"
+            ),
             candidate_metrics=candidate,
             reason=reason,
             approver=approver,
@@ -632,5 +634,7 @@ def _fingerprint(rows: pd.DataFrame, kind: str) -> str:
     digest = hashlib.sha256()
     for queue, grp in rows.groupby("queue", sort=True):
         ts = pd.DatetimeIndex(grp["interval_start"])
-        digest.update(str(queue).encode() + np.asarray(ts.asi8).tobytes() + grp["calls"].to_numpy(float).tobytes())
+        digest.update(
+            str(queue).encode() + np.asarray(ts.asi8).tobytes() + grp["calls"].to_numpy(float).tobytes()
+        )
     return f"{kind}:{digest.hexdigest()[:16]}"

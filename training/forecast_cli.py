@@ -25,7 +25,8 @@ def _candidates(value: str) -> tuple[str, ...]:
     unknown = set(names) - set(DEFAULT_CANDIDATES)
     if unknown or not names:
         raise typer.BadParameter(
-            f"unknown candidates {sorted(unknown)}; choose from {DEFAULT_CANDIDATES}", param_hint="--candidates"
+            f"unknown candidates {sorted(unknown)}; choose from {DEFAULT_CANDIDATES}",
+            param_hint="--candidates",
         )
     return names
 

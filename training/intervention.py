@@ -235,7 +235,9 @@ def train_and_register(
         )
     rule = report["baselines"]["queue_length_rule"]
     figures = {k: round(float(v), 4) for k, v in report["model"].items()}
-    figures.update(rule_precision=round(float(rule["precision"]), 4), rule_recall=round(float(rule["recall"]), 4))
+    figures.update(
+        rule_precision=round(float(rule["precision"]), 4), rule_recall=round(float(rule["recall"]), 4)
+    )
     return TrainResult(
         task="intervention",
         version=registered.version,

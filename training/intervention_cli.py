@@ -29,7 +29,9 @@ def train(
         help="Served callback threshold: out-of-fold precision to reach (0 = rule recall).",
     ),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Try to move @champion to it."),
-    approver: str = typer.Option("servicelens-train", "--approver", help="Who trains (recorded with the promotion)."),
+    approver: str = typer.Option(
+        "servicelens-train", "--approver", help="Who trains (recorded with the promotion)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
 ) -> None:
     """Train the abandonment model behind callback offers, register it and promote it."""

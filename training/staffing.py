@@ -27,7 +27,17 @@ logger = logging.getLogger(__name__)
 _GAP_SECONDS = 1800  # a longer pause between two services ends an agent's activity block
 _MIN_ARRIVALS = 5
 #: columns of the israel_bank_calls per-call log this check reads
-_LOG_COLUMNS = ("call_date", "vru_exit", "q_start", "q_time", "outcome", "ser_start", "ser_time", "server", "priority")
+_LOG_COLUMNS = (
+    "call_date",
+    "vru_exit",
+    "q_start",
+    "q_time",
+    "outcome",
+    "ser_start",
+    "ser_time",
+    "server",
+    "priority",
+)
 
 
 def _seconds(col: pd.Series) -> np.ndarray:

@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 
 def evaluate(
     train: Path = typer.Option(..., "--train", exists=True, help="israel_bank_calls-format per-call log."),
-    test: Path = typer.Option(..., "--test", exists=True, help="Per-call log scored after TRAIN's last date."),
+    test: Path = typer.Option(
+        ..., "--test", exists=True, help="Per-call log scored after TRAIN's last date."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Last line: one JSON object (contract)."),
 ) -> None:
     """Per-hour Erlang A/C vs the log: abandonment and wait-probability MAE, vs the naive reconstruction."""

@@ -26,6 +26,7 @@ from features.staffing._erlang import (
 
 __all__ = ["erlang_c_metrics", "erlang_c_required", "erlang_a_metrics", "erlang_a_required"]
 
+
 def _load(calls: Any, aht_seconds: Any, interval_seconds: Any) -> np.ndarray:
     return as_array(calls) * as_array(aht_seconds) / as_array(interval_seconds)
 

@@ -308,7 +308,7 @@ def run_audit(
             raise AuditInputError(
                 "pred_col",
                 f"prediction column {pred_col!r} holds continuous scores (e.g. {example:g}), not 0/1 "
-                "decisions: give a threshold (--threshold, or \"threshold\" in the request) to audit "
+                'decisions: give a threshold (--threshold, or "threshold" in the request) to audit '
                 f"the decisions {pred_col} >= threshold, or pass a 0/1 decision column",
             )
         scores = df[pred_col].astype(float)

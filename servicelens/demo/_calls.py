@@ -70,7 +70,9 @@ def forecast_report(state: DemoState) -> None:
     loaded = load("forecast", settings=state.settings)
     minutes = max(15, int(loaded.model.interval_minutes))
     minutes -= minutes % int(loaded.model.interval_minutes)
-    plan = StaffingPlan(queues=list(loaded.model.queues), horizon=24 * 60 // minutes, interval_minutes=minutes)
+    plan = StaffingPlan(
+        queues=list(loaded.model.queues), horizon=24 * 60 // minutes, interval_minutes=minutes
+    )
     html, _, _ = write_forecast_report(
         plan_frame(loaded.model, plan),
         None,

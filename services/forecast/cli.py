@@ -30,7 +30,9 @@ def report(
     patience_seconds: float = typer.Option(
         120.0, "--patience-seconds", min=1e-6, help="Mean caller patience, Erlang A (s)."
     ),
-    shrinkage: float = typer.Option(0.3, "--shrinkage", min=0.0, max=0.99, help="Share of paid time off the phones."),
+    shrinkage: float = typer.Option(
+        0.3, "--shrinkage", min=0.0, max=0.99, help="Share of paid time off the phones."
+    ),
     snapshot_id: str = typer.Option(None, "--snapshot-id", help="Report a stored snapshot instead."),
     actuals: Path = typer.Option(None, "--actuals", exists=True, help="CSV interval_start, calls [, queue]."),
     out: Path = typer.Option(None, "--out", help="Folder (default: settings.reports_dir)."),

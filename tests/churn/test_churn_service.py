@@ -64,7 +64,9 @@ def test_service_scores_and_rejects_bad_input(sl_env: Settings, tmp_path) -> Non
         src = tmp_path / "in.csv"
         simulate_customers(30, seed=9).drop(columns=["Churn"]).to_csv(src, index=False)
         customers = pd.read_csv(src, dtype={"customerID": str, "TotalCharges": str})
-        records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in customers.to_dict("records")]
+        records = [
+            {k: (None if pd.isna(v) else v) for k, v in r.items()} for r in customers.to_dict("records")
+        ]
         http = client.post("/churn/score", json={"customers": records})
         assert http.status_code == 200, http.text
 
@@ -78,7 +80,9 @@ def test_service_scores_and_rejects_bad_input(sl_env: Settings, tmp_path) -> Non
     assert len(json.loads(scored["reasons"].iloc[0])) == 3 and scored["reason_1"].str.contains("risk").all()
     api = http.json()["scores"]
     assert scored["customerID"].tolist() == [s["customerID"] for s in api]
-    assert scored["churn_probability"].tolist() == pytest.approx([s["churn_probability"] for s in api], abs=1e-12)
+    assert scored["churn_probability"].tolist() == pytest.approx(
+        [s["churn_probability"] for s in api], abs=1e-12
+    )
     assert scored["risk_tier"].tolist() == [s["risk_tier"] for s in api]
     assert [json.loads(r) for r in scored["reasons"]] == [s["reasons"] for s in api]
     old_flag = runner.invoke(_churn_app(), ["score", "--input", str(src), "--output", str(out)])
@@ -115,7 +119,9 @@ def test_evaluate_cli_prints_contract_json(tmp_path) -> None:
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path) -> None:
     unlabelled = tmp_path / "unlabelled.csv"
     simulate_customers(50, seed=1).drop(columns=["Churn"]).to_csv(unlabelled, index=False)
-    res = CliRunner().invoke(_churn_app(), ["evaluate", "--train", str(unlabelled), "--test", str(unlabelled)])
+    res = CliRunner().invoke(
+        _churn_app(), ["evaluate", "--train", str(unlabelled), "--test", str(unlabelled)]
+    )
     assert res.exit_code == 2 and "unlabelled.csv: field Churn missing" in res.output
     res = CliRunner().invoke(_churn_app(), ["train", "--input", str(unlabelled), "--no-promote"])
     assert res.exit_code == 2 and "field Churn missing" in res.output and "Traceback" not in res.output

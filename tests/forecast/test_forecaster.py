@@ -80,7 +80,9 @@ def test_retraining_is_gated_on_comparable_data(sl_env, tmp_path) -> None:
     third = train_and_register(sim, candidates=("slot_mean",), promote=False)
     assert third.promotion is None and "wape" in third.metrics
     eval_file = tmp_path / "eval.csv"
-    sim[sim["interval_start"] > sim["interval_start"].max() - pd.Timedelta(days=7)].to_csv(eval_file, index=False)
+    sim[sim["interval_start"] > sim["interval_start"].max() - pd.Timedelta(days=7)].to_csv(
+        eval_file, index=False
+    )
     args = ["promote", "forecast", third.version, "--reason", "retrained", "--approver", "ana"]
     res = CliRunner().invoke(app, [*args, "--eval-data", str(eval_file)])
     assert res.exit_code in (0, 1), res.output

@@ -192,7 +192,8 @@ def test_evaluate_cli_contracts(tmp_path: Path, shared_data: Path) -> None:
     raw = pd.read_csv(calls, dtype=str)
     raw[raw["call_date"] <= "1999-02-14"].to_csv(tmp_path / "calls.csv.gz", index=False)
     res = CliRunner().invoke(
-        _staffing_app(), ["evaluate", "--train", str(tmp_path / "calls.csv.gz"), "--test", str(calls), "--json"]
+        _staffing_app(),
+        ["evaluate", "--train", str(tmp_path / "calls.csv.gz"), "--test", str(calls), "--json"],
     )
     assert res.exit_code == 0, res.output
     st = json.loads(res.output.strip().splitlines()[-1])
@@ -290,7 +291,11 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("when,calls\n2025-01-06 08:00,3\n")
     for command in ("train", "evaluate"):
-        args = [command, "--input", str(bad)] if command == "train" else [command, "--train", str(bad), "--test", str(bad)]
+        args = (
+            [command, "--input", str(bad)]
+            if command == "train"
+            else [command, "--train", str(bad), "--test", str(bad)]
+        )
         res = CliRunner().invoke(_forecast_app(), args)
         assert res.exit_code == 2, res.output
         assert "bad.csv: no time column" in res.output and "Traceback" not in res.output

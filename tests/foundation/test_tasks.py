@@ -33,7 +33,13 @@ def test_every_entry_point_resolves() -> None:
 
 
 def test_names_ports_and_lookup() -> None:
-    assert [t.name for t in registered_tasks()] == ["forecast", "tagging", "churn", "intervention", "agent_scoring"]
+    assert [t.name for t in registered_tasks()] == [
+        "forecast",
+        "tagging",
+        "churn",
+        "intervention",
+        "agent_scoring",
+    ]
     assert get_task("agent-scoring").model_name == "servicelens-agent-scoring"
     assert service_ports() == {"forecast": 8101, "tagging": 8102, "churn": 8103, "intervention": 8104,
                                "governance": 8105}  # fmt: skip

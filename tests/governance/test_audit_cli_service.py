@@ -251,7 +251,16 @@ def test_http_and_cli_audits_agree(sl_env: Settings, tmp_path: Path) -> None:
 
         # 0/1 decisions with labels
         code, out = _run(
-            ["audit", "--predictions", str(path), "--pred-col", "pred", "--label-col", "meets_standard", *common]
+            [
+                "audit",
+                "--predictions",
+                str(path),
+                "--pred-col",
+                "pred",
+                "--label-col",
+                "meets_standard",
+                *common,
+            ]
         )
         assert code == 1, out
         cli = json.loads(out.strip().splitlines()[-1])
@@ -260,7 +269,9 @@ def test_http_and_cli_audits_agree(sl_env: Settings, tmp_path: Path) -> None:
         assert served["features"]["gender"]["flags"] == ["female"]
 
         # a continuous score with an explicit threshold: both cut it there
-        code, out = _run(["audit", "--predictions", str(path), "--pred-col", "score", "--threshold", "0.5", *common])
+        code, out = _run(
+            ["audit", "--predictions", str(path), "--pred-col", "score", "--threshold", "0.5", *common]
+        )
         cli = json.loads(out.strip().splitlines()[-1])
         served = http(pred_col="score", threshold=0.5)
         assert _comparable(served) == _comparable(cli)
@@ -272,7 +283,9 @@ def test_http_and_cli_audits_agree(sl_env: Settings, tmp_path: Path) -> None:
         refused = client.post("/governance/audits", json={**body, "pred_col": "score"})
         assert refused.status_code == 422, refused.text
         error = refused.json()["errors"][0]
-        assert error["field"] == "pred_col" and "'score'" in error["message"] and "threshold" in error["message"]
+        assert (
+            error["field"] == "pred_col" and "'score'" in error["message"] and "threshold" in error["message"]
+        )
 
         # tasks come from the registry: an unknown one is refused with the registered names
         unknown = client.post(

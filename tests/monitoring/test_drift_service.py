@@ -82,9 +82,7 @@ def test_drift_on_logged_predictions_of_a_running_service(sl_env: Settings) -> N
 
     from monitoring.cli import app  # servicelens monitor; `servicelens drift` is the same command
 
-    out = CliRunner().invoke(
-        app, ["drift", "--task", "churn", "--window", "1d", "--json", "--no-progress"]
-    )
+    out = CliRunner().invoke(app, ["drift", "--task", "churn", "--window", "1d", "--json", "--no-progress"])
     assert out.exit_code == 0, out.output
     lines = out.output.strip().splitlines()
     contract = json.loads(lines[-1])

@@ -74,9 +74,7 @@ def test_cli_report_and_alert(sl_env: Settings, tmp_path: Path) -> None:
 
     _store(sl_env, "billing", 100.0, DAY1 - dt.timedelta(hours=12))
     _store(sl_env, "tech", 50.0, DAY1 - dt.timedelta(hours=12))
-    out = CliRunner().invoke(
-        app, ["accuracy", "--actuals", str(_actuals(tmp_path)), "--json"]
-    )
+    out = CliRunner().invoke(app, ["accuracy", "--actuals", str(_actuals(tmp_path)), "--json"])
     assert out.exit_code == 0, out.output
     lines = out.output.strip().splitlines()
     summary = json.loads(lines[-1])

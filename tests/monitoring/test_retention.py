@@ -82,7 +82,9 @@ def test_stats_export_and_cli(sl_env: Settings, tmp_path: Path) -> None:
     rows = list(csv.DictReader(open(tmp_path / "a.csv")))
     assert len(rows) == 3 and json.loads(rows[0]["inputs"])["plan"] == "a"
     flat = tmp_path / "flat.csv"
-    out = runner.invoke(build_app(), ["monitor", "log", "export", "--service", "churn", "--flat", "--out", str(flat)])
+    out = runner.invoke(
+        build_app(), ["monitor", "log", "export", "--service", "churn", "--flat", "--out", str(flat)]
+    )
     assert out.exit_code == 0, out.output
     header = flat.read_text().splitlines()[0].split(",")
     assert header == ["tenure", "plan", "prediction.risk"]

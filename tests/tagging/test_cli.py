@@ -99,9 +99,7 @@ def test_train_with_corrections_and_discover(sl_env: Settings, tmp_path: Path) -
     import pandas as pd
 
     pd.DataFrame({"text": texts + ["mail bob@example.com about crashes"]}).to_csv(csv, index=False)
-    res = CliRunner().invoke(
-        build_app(), ["discover", "--csv", str(csv), "--out", str(tmp_path), "--json"]
-    )
+    res = CliRunner().invoke(build_app(), ["discover", "--csv", str(csv), "--out", str(tmp_path), "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.output.strip().splitlines()[-1])
     assert report["k"] >= 2 and sum(c["size"] for c in report["clusters"]) == 17

@@ -135,7 +135,9 @@ def discover_intents(
         raise DiscoveryError(f"only {n_all} low-confidence texts found in {source}: nothing to cluster")
     texts = list(dict.fromkeys(texts))
     if len(texts) < MIN_TEXTS:
-        raise DiscoveryError(f"only {len(texts)} distinct low-confidence texts in {source}: nothing to cluster")
+        raise DiscoveryError(
+            f"only {len(texts)} distinct low-confidence texts in {source}: nothing to cluster"
+        )
     clusters = discover_clusters(texts, max_k=max_k, seed=seed, encoder_precision=encoder_precision)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report: dict[str, Any] = {

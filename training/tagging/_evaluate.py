@@ -117,7 +117,9 @@ def evaluate(
             **{k: report[k] for k in ("family", "weights", "temperature", "threshold")},
             "minilm_layers": report["families"].get("minilm", {}).get("layers"),
         },
-        "encoder": "int8" if cfg.quantized else ("bfloat16" if get_encoder(False, precision=cfg.encoder_precision).bf16 else "float32"),
+        "encoder": "int8"
+        if cfg.quantized
+        else ("bfloat16" if get_encoder(False, precision=cfg.encoder_precision).bf16 else "float32"),
         "validation": report["families"],
         "per_class_f1": per_class,
     }

@@ -82,7 +82,9 @@ def score(predictor: Any, df: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def head_specs(data: pd.DataFrame, heads: tuple[str, ...] | list[str] | None, text_col: str) -> list[HeadSpec]:
+def head_specs(
+    data: pd.DataFrame, heads: tuple[str, ...] | list[str] | None, text_col: str
+) -> list[HeadSpec]:
     """One frame -> one spec per head: the named ``heads``, else those of intent/sentiment/urgency
     the frame has. Raises ``ValueError`` naming the missing columns."""
     if text_col not in data.columns:
@@ -101,9 +103,7 @@ def _validation_frames(specs: list[HeadSpec], reports: dict[str, Any]) -> dict[s
     for head, df, text_col, label_col in specs:
         texts, labels = head_data(df, text_col, label_col)
         idx = reports[head]["val_index"]
-        frames[head] = pd.DataFrame(
-            {"text": [texts[i] for i in idx], head: [str(labels[i]) for i in idx]}
-        )
+        frames[head] = pd.DataFrame({"text": [texts[i] for i in idx], head: [str(labels[i]) for i in idx]})
     return frames
 
 
@@ -209,7 +209,9 @@ def train_and_register(
             approver=approver,
         )
     details = {h: {k: v for k, v in r.items() if k != "val_index"} for h, r in reports.items()}
-    figures: dict[str, Any] = {f"{h}_accuracy": round(float(r["val"]["accuracy"]), 4) for h, r in reports.items()}
+    figures: dict[str, Any] = {
+        f"{h}_accuracy": round(float(r["val"]["accuracy"]), 4) for h, r in reports.items()
+    }
     figures.update({f"{h}_family": r["family"] for h, r in reports.items()})
     return TrainResult(
         task="tagging",

@@ -169,7 +169,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate_tagging(
-        train: Path = typer.Option(..., "--train", exists=True, dir_okay=False, help="Labelled training CSV."),
+        train: Path = typer.Option(
+            ..., "--train", exists=True, dir_okay=False, help="Labelled training CSV."
+        ),
         test: Path = typer.Option(..., "--test", exists=True, dir_okay=False, help="Labelled test CSV."),
         text_col: str = typer.Option("text", "--text-col", help="Text column of both files."),
         label_col: str = typer.Option("label", "--label-col", help="Label column of both files."),
@@ -221,7 +223,9 @@ def register(app: typer.Typer) -> None:
         since_days: float = typer.Option(7.0, "--since-days", help="Prediction-log window in days."),
         max_k: int = typer.Option(12, "--max-k", help="Most clusters tried (k picked by silhouette)."),
         seed: int = typer.Option(None, "--seed", help="k-means seed (default: the settings' seed)."),
-        out_dir: Path = typer.Option(None, "--out", help="Report folder (default: reports/tagging under home)."),
+        out_dir: Path = typer.Option(
+            None, "--out", help="Report folder (default: reports/tagging under home)."
+        ),
         json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
     ) -> None:
         """Cluster low-confidence texts and write an HTML + JSON report of candidate new intents."""
