@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from servicelens.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from monitoring.drift import DriftResult
+    from monitoring.drift._types import DriftResult
 
 __all__ = ["AlertEvent", "AlertRules", "accuracy_alert", "alerts_file", "drift_alert", "emit"]
 

@@ -22,10 +22,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from model_registry.gates import GateResult
+from typing import Any, Literal
 
 __all__ = [
     "ServiceSpec",
@@ -134,7 +131,9 @@ class TrainResult:
         return None if self.promotion is None else bool(self.promotion.promoted)
 
     @property
-    def gates(self) -> list[GateResult]:
+    def gates(self) -> list[Any]:
+        """The promotion's ``model_registry.GateResult`` list (typed loosely: the registry of tasks
+        sits below the model registry and must not import it)."""
         return [] if self.promotion is None else list(self.promotion.gates)
 
     def summary(self) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from servicelens.demo import DemoState
+    from servicelens.demo._state import DemoState
 
 __all__ = ["call_all", "drift_check", "forecast_report"]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment
 
 if TYPE_CHECKING:
-    from servicelens.demo import DemoState
+    from servicelens.demo._state import DemoState
 
 __all__ = ["write_index"]
 
