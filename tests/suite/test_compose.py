@@ -95,8 +95,8 @@ def test_monitoring_job_commands_exist(compose: dict) -> None:
 
 def test_dockerfile_copies_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
-    for top in {p.split(".")[0] for p in packages}:
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    for top in {p.rstrip("*") for p in patterns["include"]}:
         assert f"COPY {top} ./{top}" in dockerfile, f"Dockerfile does not copy {top}"
     assert "-c constraints.txt" in dockerfile
     assert (ROOT / "deploy" / "api_keys.example.yaml").exists()
