@@ -27,7 +27,7 @@ import pandas as pd
 
 from monitoring.fairness._config import AuditConfig, AuditInputError
 from monitoring.fairness._summary import disparity_summary, overall, plain_summary
-from monitoring.fairness._tables import group_table, missing_mask
+from monitoring.fairness._tables import BootstrapDraws, group_table, missing_mask
 
 __all__ = ["audit_frame", "audit_model", "audit_passed", "model_outputs", "run_audit", "to_binary"]
 
@@ -94,7 +94,8 @@ def audit_frame(
         median = float(np.nanmedian(score))
         hi = (score > median).astype(float)
 
-    features = {a: group_table(a, data[a], y, p, hi, cfg) for a in sensitive}
+    draws = BootstrapDraws(cfg.seed, cfg.n_boot)  # resample indices drawn once, shared by all tables
+    features = {a: group_table(a, data[a], y, p, hi, cfg, draws) for a in sensitive}
     pairs = _default_pairs(sensitive) if intersections is None else intersections
     inter = {}
     for a, b in pairs:
@@ -104,7 +105,7 @@ def audit_frame(
             [None if x is None or z is None else f"{x} | {z}" for x, z in zip(combo, other, strict=True)],
             dtype=object,
         )
-        inter[f"{a} x {b}"] = group_table(f"{a} x {b}", joined, y, p, hi, cfg)
+        inter[f"{a} x {b}"] = group_table(f"{a} x {b}", joined, y, p, hi, cfg, draws)
 
     result: dict[str, Any] = {
         "features": features,

@@ -86,3 +86,39 @@ def test_audit_numbers_identical_to_the_reference_implementation() -> None:
 if __name__ == "__main__":
     GOLDEN.write_text(json.dumps(_cases(), indent=1, sort_keys=True) + "\n")
     print(f"wrote {GOLDEN}")
+
+
+def test_metricframe_reference_and_vectorised_counts_are_identical_on_edge_groups() -> None:
+    """Empty denominators (no positives, no negatives, no selections, one row) read as fairlearn does."""
+    kw: dict[str, Any] = {"pred_col": "p", "label_col": "y", "score_col": "score", "sensitive": ["g", "h"]}
+    for frame in (_edge_frame(), _edge_frame().assign(p=0)):
+        ref = audit_frame(frame, config=AuditConfig(n_boot=20, min_count=10, metricframe=True), **kw)
+        fast = audit_frame(frame, config=AuditConfig(n_boot=20, min_count=10, metricframe=False), **kw)
+        for audit in (ref, fast):
+            audit["meta"].pop("date")
+        assert fast == ref
+
+
+def test_missing_mask_reads_each_value_as_before() -> None:
+    from monitoring.fairness._tables import missing_mask
+
+    s = pd.Series(["a", " NaN ", None, np.nan, "", "null", "<NA>", "b", 3, pd.NA, "None", "x"], dtype=object)
+    before = (s.isna() | s.astype(str).str.strip().str.lower().isin({"", "nan", "none", "null", "<na>"})).to_numpy()
+    assert missing_mask(s).tolist() == before.tolist()
+    cat = s.astype("category")
+    assert missing_mask(cat).tolist() == before.tolist()
+    assert missing_mask(pd.Series([1.0, np.nan, 2.0])).tolist() == [False, True, False]
+    assert missing_mask(pd.Series([], dtype=object)).tolist() == []
+
+
+def test_audit_of_4000_records_5_features_100_resamples_is_fast() -> None:
+    """Issue 17's size: well under a second in process (generous bound for a busy shared machine)."""
+    import time
+
+    agents = simulate_agents(4000, seed=1)
+    agents["pred"] = agents["meets_standard"]
+    cfg = AuditConfig(n_boot=100)
+    run_audit(agents, pred_col="pred", label_col="meets_standard", sensitive=SENS, config=cfg)
+    start = time.perf_counter()
+    run_audit(agents, pred_col="pred", label_col="meets_standard", sensitive=SENS, config=cfg)
+    assert time.perf_counter() - start < 2.0
