@@ -6,11 +6,17 @@ a dedupe key is emitted at most once, a subject is not contacted again by the sa
 inside its cooldown window, and retention outreach stops at the daily capacity (candidates are
 offered best expected value first). Persisting, and holding the history still while deciding,
 is the job of ``servicelens.stores.triggers.TriggerStore``.
+
+Time belongs to the server: the windows (cooldown, daily capacity, the per-day dedupe key) are
+measured on the server's clock. A client may state when its event happened, but only within
+:data:`MAX_CLOCK_SKEW` of the server's clock (:func:`event_time`); a time outside that is refused,
+never used, so no client can move a window by claiming another day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,7 +31,10 @@ __all__ = [
     "TagHead",
     "TriggerPolicy",
     "TriggerHistory",
+    "MAX_CLOCK_SKEW",
+    "ClockSkewError",
     "as_utc",
+    "event_time",
     "callback_candidates",
     "retention_candidates",
     "complaint_candidates",
@@ -99,10 +108,47 @@ class TriggerPolicy:
         return self.retention_daily_capacity if trigger_type == RETENTION else None
 
 
+#: how far a client's stated event time may lie from the server's clock (either way)
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+class ClockSkewError(ValueError):
+    """A client's event time outside :data:`MAX_CLOCK_SKEW` of the server's clock (field ``now``)."""
+
+    field = "now"
+
+
 def as_utc(ts: dt.datetime | None) -> dt.datetime:
-    """Timezone-aware UTC (naive times are taken as UTC; None is now)."""
+    """Timezone-aware UTC (naive times are taken as UTC; None is now).
+
+    Raises ValueError (not OverflowError) for a time that has no UTC equivalent, e.g.
+    ``0001-01-01T00:00:00+01:00``."""
     ts = ts or dt.datetime.now(dt.UTC)
-    return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
+    try:
+        return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{ts.isoformat()} has no UTC equivalent") from exc
+
+
+def event_time(claimed: dt.datetime | None, server_now: dt.datetime) -> dt.datetime:
+    """The client's event time if it lies within :data:`MAX_CLOCK_SKEW` of ``server_now``, else
+    :class:`ClockSkewError`; None is ``server_now``. Only the server's clock sets the windows: the
+    event time may describe the event (e.g. the hour a caller entered the queue), never when a
+    trigger counts as emitted."""
+    server_now = as_utc(server_now)
+    if claimed is None:
+        return server_now
+    try:
+        claimed = as_utc(claimed)
+    except ValueError as exc:
+        raise ClockSkewError(f"now: {exc}") from exc
+    if abs(claimed - server_now) > MAX_CLOCK_SKEW:
+        minutes = int(MAX_CLOCK_SKEW.total_seconds() // 60)
+        raise ClockSkewError(
+            f"now: {claimed.isoformat()} is more than {minutes} minutes from the server clock "
+            f"({server_now.isoformat(timespec='seconds')}); omit it or send the current time"
+        )
+    return claimed
 
 
 def callback_candidates(
@@ -117,7 +163,7 @@ def callback_candidates(
     out = []
     for c in calls:
         p = float(c["abandon_probability"])
-        if p < threshold:
+        if not math.isfinite(p) or p < threshold:
             continue
         cust = str(c.get("customer_id") or "0")
         subject = cust if cust != "0" else f"call:{c['call_id']}"
@@ -149,12 +195,12 @@ def retention_candidates(
     out = []
     for c in customers:
         ev = float(c["expected_value"])
-        if ev <= policy.retention_min_expected_value:
-            continue
+        p = float(c["churn_probability"])
+        if not (math.isfinite(ev) and math.isfinite(p)) or ev <= policy.retention_min_expected_value:
+            continue  # NaN/Inf is no value to rank by: never a trigger
         reasons = [
             str(r.get("text") or r) if isinstance(r, dict) else str(r) for r in (c.get("reasons") or [])
         ][:3]
-        p = float(c["churn_probability"])
         out.append(
             Trigger(
                 subject_id=str(c["customer_id"]),
@@ -229,8 +275,11 @@ class TriggerHistory(Protocol):
         """Was this dedupe key emitted already?"""
         ...
 
-    def last_emitted(self, subject_id: str, trigger_type: str, at: dt.datetime) -> dt.datetime | None:
-        """The latest emission of this type to this subject at or before ``at``."""
+    def last_emitted(self, subject_id: str, trigger_type: str) -> dt.datetime | None:
+        """The latest emission of this type to this subject, whenever it was stamped.
+
+        Not only those before the candidate's time: another worker may have stamped its emission
+        a moment later than this candidate and committed first; that one counts too."""
         ...
 
     def count_on_day(self, trigger_type: str, day: dt.date) -> int:
@@ -241,11 +290,12 @@ class TriggerHistory(Protocol):
 def why_not(cand: Trigger, history: TriggerHistory, policy: TriggerPolicy) -> str | None:
     """Why ``cand`` may not be emitted now (``duplicate``, ``cooldown``, ``capacity``), or None.
 
-    ``cand.created_at`` must be timezone-aware; candidates made by the rules above are.
+    ``cand.created_at`` must be timezone-aware (candidates made by the rules above are) and is the
+    server's clock: the caller, not a client, owns it.
     """
     if history.has_key(cand.dedupe_key):
         return "duplicate"
-    last = history.last_emitted(cand.subject_id, cand.trigger_type, cand.created_at)
+    last = history.last_emitted(cand.subject_id, cand.trigger_type)
     if last is not None and last > cand.created_at - policy.cooldown(cand.trigger_type):
         return "cooldown"
     capacity = policy.daily_capacity(cand.trigger_type)

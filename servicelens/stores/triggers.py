@@ -72,13 +72,12 @@ class SessionHistory:
             is not None
         )
 
-    def last_emitted(self, subject_id: str, trigger_type: str, at: dt.datetime) -> dt.datetime | None:
-        """The latest emission of this type to this subject at or before ``at``."""
+    def last_emitted(self, subject_id: str, trigger_type: str) -> dt.datetime | None:
+        """The latest emission of this type to this subject (also one stamped after the candidate)."""
         last = self._session.scalar(
             select(func.max(TriggerEvent.created_at)).where(
                 TriggerEvent.subject_id == subject_id,
                 TriggerEvent.trigger_type == trigger_type,
-                TriggerEvent.created_at <= at,
             )
         )
         return None if last is None else _utc(last)
@@ -86,16 +85,12 @@ class SessionHistory:
     def count_on_day(self, trigger_type: str, day: dt.date) -> int:
         """Emissions of this type on a UTC calendar day."""
         start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
-        return int(
-            self._session.scalar(
-                select(func.count(TriggerEvent.id)).where(
-                    TriggerEvent.trigger_type == trigger_type,
-                    TriggerEvent.created_at >= start,
-                    TriggerEvent.created_at < start + dt.timedelta(days=1),
-                )
-            )
-            or 0
+        query = select(func.count(TriggerEvent.id)).where(
+            TriggerEvent.trigger_type == trigger_type, TriggerEvent.created_at >= start
         )
+        if day < dt.date.max:  # the last representable day has no "next day" to stop at
+            query = query.where(TriggerEvent.created_at < start + dt.timedelta(days=1))
+        return int(self._session.scalar(query) or 0)
 
 
 class TriggerStore:

@@ -5,16 +5,22 @@ job) calls with a store, the served abandonment model and a request, so that eve
 the same triggers for the same input. The rules and the emission decision are pure
 (``features.triggers``); the trigger history and its locks are the store's
 (``servicelens.stores.triggers``). Nothing here imports BentoML.
+
+The server owns time: every trigger is stamped with the server's clock, and cooldown, daily
+capacity and the per-day dedupe key are measured on it. A request's ``now`` is the client's event
+time, accepted only within ``features.triggers.MAX_CLOCK_SKEW`` (5 minutes) of the server's clock
+(else :class:`features.triggers.ClockSkewError`, a 422 naming ``now``); it only fills the hour
+and weekday of callers that did not send them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.churn_model import ValueParams, customer_expected_value
 from features.triggers import (
@@ -24,6 +30,7 @@ from features.triggers import (
     as_utc,
     callback_candidates,
     complaint_candidates,
+    event_time,
     retention_candidates,
     why_not,
 )
@@ -49,6 +56,8 @@ MAX_BATCH = 5_000
 
 class CallerEvent(BaseModel):
     """A caller entering the queue with the queue state known at that instant."""
+
+    model_config = ConfigDict(allow_inf_nan=False)  # NaN/Inf is no queue state
 
     call_id: str = Field(..., min_length=1, max_length=128)
     customer_id: str | None = Field(None, max_length=128)
@@ -83,6 +92,7 @@ class ReasonIn(BaseModel):
 class CustomerRisk(BaseModel):
     """A customer scored by the churn service."""
 
+    model_config = ConfigDict(allow_inf_nan=False)  # a NaN/Inf value must not rank a retention call
     customer_id: str = Field(..., min_length=1, max_length=128)
     churn_probability: float = Field(..., ge=0, le=1)
     expected_value: float | None = None
@@ -104,7 +114,17 @@ class EvaluateRequest(BaseModel):
     callers: list[CallerEvent] = Field(default_factory=list, max_length=MAX_BATCH)
     customers: list[CustomerRisk] = Field(default_factory=list, max_length=MAX_BATCH)
     messages: list[TaggedMessage] = Field(default_factory=list, max_length=MAX_BATCH)
-    now: dt.datetime | None = Field(None, description="Evaluation time (default: server clock, UTC).")
+    now: dt.datetime | None = Field(
+        None,
+        description="When the events happened (default: the server clock). Accepted only within "
+        "5 minutes of the server clock; cooldown, capacity and dedupe always use the server clock.",
+    )
+
+    @field_validator("now")
+    @classmethod
+    def _utc_now(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """A time with no UTC equivalent (``0001-01-01T00:00:00+01:00``) is bad input, not a 500."""
+        return None if value is None else as_utc(value)
 
 
 class Suppressed(BaseModel):
@@ -131,6 +151,10 @@ class EmitResult:
     suppressed: list[dict[str, str]] = field(default_factory=list)
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def emit_triggers(store: TriggerStore, candidates: Iterable[Trigger], policy: TriggerPolicy) -> EmitResult:
     """Offer candidates (in their order) to the store under the policy's dedupe/cooldown/capacity."""
     ready = [c.model_copy(update={"created_at": as_utc(c.created_at)}) for c in candidates]
@@ -145,20 +169,26 @@ def emit_triggers(store: TriggerStore, candidates: Iterable[Trigger], policy: Tr
 
 
 def candidates_for(
-    body: EvaluateRequest, model: Any, policy: TriggerPolicy, now: dt.datetime
+    body: EvaluateRequest,
+    model: Any,
+    policy: TriggerPolicy,
+    now: dt.datetime,
+    event: dt.datetime | None = None,
 ) -> list[Trigger]:
     """Every rule's candidates for one request (no state: nothing is checked against history).
 
     ``model`` is the abandonment predictor (``abandon_probability``, ``threshold``, optional
-    ``drivers``); callers without an hour or weekday entered the queue at ``now``.
+    ``drivers``); ``now`` (the server's clock) stamps every candidate; callers without an hour or
+    weekday entered the queue at ``event`` (default ``now``).
     """
     import pandas as pd
 
+    event = event or now
     candidates: list[Trigger] = []
     if body.callers:
         df = pd.DataFrame([c.model_dump() for c in body.callers])
-        df["hour"] = pd.to_numeric(df["hour"], errors="coerce").fillna(now.hour + now.minute / 60)
-        df["weekday"] = pd.to_numeric(df["weekday"], errors="coerce").fillna(now.weekday())
+        df["hour"] = pd.to_numeric(df["hour"], errors="coerce").fillna(event.hour + event.minute / 60)
+        df["weekday"] = pd.to_numeric(df["weekday"], errors="coerce").fillna(event.weekday())
         prob = model.abandon_probability(df)
         threshold = policy.callback_threshold or model.threshold
         why = model.drivers(df) if hasattr(model, "drivers") else [""] * len(df)
@@ -188,11 +218,18 @@ def evaluate_interventions(
     *,
     model_version: str,
     policy: TriggerPolicy | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> EvaluateResponse:
-    """Score the request, apply the three rules, emit what history allows now, answer it all."""
+    """Score the request, apply the three rules, emit what history allows now, answer it all.
+
+    ``clock`` is the server's clock (default: the system clock, UTC; tests pass a fixed one).
+    Raises :class:`features.triggers.ClockSkewError` (a ValueError naming ``now``) when the
+    request's ``now`` lies more than ``MAX_CLOCK_SKEW`` from it.
+    """
     policy = policy or TriggerPolicy()
-    now = body.now or dt.datetime.now(dt.UTC)
-    result = emit_triggers(store, candidates_for(body, model, policy, now), policy)
+    now = as_utc((clock or _utcnow)())
+    event = event_time(body.now, now)
+    result = emit_triggers(store, candidates_for(body, model, policy, now, event), policy)
     return EvaluateResponse(
         model_version=model_version,
         triggers=result.emitted,

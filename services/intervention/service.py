@@ -13,7 +13,7 @@ import logging
 
 import bentoml
 
-from features.triggers import TriggerPolicy
+from features.triggers import ClockSkewError, TriggerPolicy
 from servicelens.stores import TriggerStore
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 from services.intervention.evaluate import EvaluateRequest, EvaluateResponse, evaluate_interventions
@@ -42,9 +42,12 @@ class InterventionService(ServiceBase):
             raise ClientError("body", "send callers, customers or messages")
         loaded = self.model()
         with self.timed("/interventions/evaluate", body) as call:
-            resp = evaluate_interventions(
-                self.store, loaded.model, body, model_version=loaded.version, policy=self.policy
-            )
+            try:
+                resp = evaluate_interventions(
+                    self.store, loaded.model, body, model_version=loaded.version, policy=self.policy
+                )
+            except ClockSkewError as exc:  # the server owns time: a far-off "now" is bad input
+                raise ClientError("now", str(exc).removeprefix("now: ")) from exc
             call.outputs = resp
         return resp
 

@@ -120,7 +120,6 @@ def test_intervention_service_in_process(sl_env: Settings) -> None:
          "predicted_wait_rate": 0},
     ]  # fmt: skip
     body = {
-        "now": "2026-03-02T09:00:00Z",
         "callers": callers,
         "customers": [{"customer_id": "k1", "churn_probability": 0.8, "reasons": ["Contract = Month-to-month"]}],
         "messages": [{"message_id": "m1", "subject_id": "k2",
@@ -150,6 +149,24 @@ def test_intervention_service_in_process(sl_env: Settings) -> None:
         assert {s["reason"] for s in second.json()["suppressed"]} <= {"duplicate", "cooldown"}
         bad = client.post("/interventions/evaluate", json={"callers": [{"call_id": "z", "queue_ahead": -1}]})
         assert bad.status_code == 422 and "queue_ahead" in bad.json()["errors"][0]["field"]
+        # the server owns time: a far-off, an extreme or an unconvertible "now" is a 422 naming it
+        one = {"customers": [{"customer_id": "k9", "churn_probability": 0.8}]}
+        for now in ("2026-03-02T09:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
+                    "0001-01-01T00:00:00+01:00"):  # fmt: skip
+            resp = client.post("/interventions/evaluate", json={**one, "now": now})
+            assert resp.status_code == 422, (now, resp.status_code, resp.text)
+            assert resp.json()["errors"][0]["field"] == "now", resp.text
+        # NaN / Inf never rank a retention call
+        for raw in ("NaN", "Infinity", "-Infinity"):
+            resp = client.post(
+                "/interventions/evaluate",
+                content='{"customers": [{"customer_id": "k9", "churn_probability": 0.8, "expected_value": '
+                + raw
+                + "}]}",
+                headers={"content-type": "application/json"},
+            )
+            assert resp.status_code == 422 and "expected_value" in resp.text, (raw, resp.text)
+        assert client.post("/interventions/evaluate", json=one).status_code == 200
         assert client.post("/interventions/evaluate", json={}).status_code == 422
 
 
@@ -158,6 +175,17 @@ def test_capacity_holds_across_worker_processes(sl_env: Settings) -> None:
     from tests.intervention.concurrent_emit import emit_from_processes
 
     assert emit_from_processes(sl_env.db_url, workers=4, per_worker=12, capacity=7) == 7
+
+
+def test_cooldown_and_capacity_hold_across_workers_whatever_now_clients_claim(sl_env: Settings) -> None:
+    """Four workers, 10 requests each, every client claiming a later day: capacity 7, one call a customer."""
+    from tests.intervention.concurrent_emit import callbacks_from_processes, evaluate_from_processes
+
+    counts = evaluate_from_processes(sl_env.db_url, workers=4, requests=10, capacity=7, forge=True)
+    assert counts["max_per_day"] <= 7 and counts["max_per_customer"] == 1, counts
+    # a worker whose stamp is a moment older than another's still sees that one's emission
+    calls = callbacks_from_processes(sl_env.db_url, workers=4, customers=10)
+    assert calls == {"callbacks": 10, "max_per_customer": 1}, calls
 
 
 class _MemoryHistory:
@@ -169,12 +197,8 @@ class _MemoryHistory:
     def has_key(self, dedupe_key: str) -> bool:
         return any(t.dedupe_key == dedupe_key for t in self.past)
 
-    def last_emitted(self, subject_id: str, trigger_type: str, at: dt.datetime) -> dt.datetime | None:
-        times = [
-            t.created_at
-            for t in self.past
-            if t.subject_id == subject_id and t.trigger_type == trigger_type and t.created_at <= at
-        ]
+    def last_emitted(self, subject_id: str, trigger_type: str) -> dt.datetime | None:
+        times = [t.created_at for t in self.past if t.subject_id == subject_id and t.trigger_type == trigger_type]
         return max(times, default=None)
 
     def count_on_day(self, trigger_type: str, day: dt.date) -> int:
