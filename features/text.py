@@ -12,12 +12,14 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "normalize_text",
     "clean_text",
     "redact_pii",
     "luhn_valid",
@@ -49,12 +51,30 @@ _PHONE = re.compile(
 _WS = re.compile(r"\s+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
-_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: every control character (C0 incl. tab and line breaks, DEL, C1) and the Unicode line and
+#: paragraph separators: none carries meaning for a tagger, and several break tokenizers
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: lone UTF-16 surrogates (JSON ``"\ud800"`` decodes to one): not encodable, so not tokenizable
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def normalize_text(text: str) -> str:
+    """The text a model may see: Unicode NFC, control characters and separators as spaces,
+    lone surrogates as U+FFFD.
+
+    Why: a text of control characters alone (``"\u0007"``) became an empty document that made
+    spaCy's textcat raise inside a batch shared with other callers; composed and decomposed
+    forms of one letter (``"é"`` vs ``"e\u0301"``) must give the same features. Pure and
+    idempotent; it neither strips nor collapses whitespace (callers decide, e.g. a request
+    schema strips and then refuses what is left empty)."""
+    out = _SURROGATE.sub("\ufffd", str(text))
+    return _CONTROL.sub(" ", unicodedata.normalize("NFC", out))
 
 
 def clean_text(text: str) -> str:
-    """Drop control characters, mask URLs and @handles, collapse whitespace (same at train and serve)."""
-    out = _HANDLE.sub("@user", _URL.sub("http", _CTRL.sub(" ", str(text))))
+    """Normalise (:func:`normalize_text`), mask URLs and @handles, collapse whitespace (same at
+    train and serve)."""
+    out = _HANDLE.sub("@user", _URL.sub("http", normalize_text(text)))
     return _WS.sub(" ", out).strip()
 
 

@@ -362,23 +362,12 @@ def export_cmd(
     flat: bool = typer.Option(False, "--flat", help="One column per input/output field (drift-ready)."),
 ) -> None:
     """Export the log to CSV (``--flat`` output can be passed to ``servicelens drift --current``)."""
-    from servicelens.stores.retention import export_log, iter_log
+    from servicelens.stores.retention import export_log
 
-    start = _since(since)
-    if not flat:
-        n = export_log(out, service=service, since=start)
-    else:
-        from monitoring.drift import flatten_records
-
-        n, columns = 0, None
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "w", newline="", encoding="utf-8") as fh:
-            for rows in iter_log(service=service, since=start):
-                frame, _ = flatten_records([r.inputs for r in rows], [r.outputs for r in rows])
-                if columns is None:
-                    columns = list(frame.columns)
-                frame.reindex(columns=columns).to_csv(fh, index=False, header=n == 0)
-                n += len(frame)
+    flatten = None
+    if flat:
+        from monitoring.drift import flatten_records as flatten
+    n = export_log(out, service=service, since=_since(since), flatten=flatten)
     typer.echo(f"wrote {n} rows to {out}")
 
 

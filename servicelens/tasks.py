@@ -88,6 +88,9 @@ class TaskSpec:
     help: str = ""
     #: which data set of the demo this task trains on (``DemoState.data`` key)
     demo_data: str | None = None
+    #: ``"module:Class"`` of the predictor its registered versions hold: a service refuses to
+    #: serve (``/readyz`` 503) a loaded model of another class, e.g. a forecaster in churn's slot
+    predictor: str | None = None
 
     @property
     def model_name(self) -> str:
@@ -168,6 +171,7 @@ def _service(name: str, port: int, summary: str) -> ServiceSpec:
 TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="forecast",
+        predictor="features.forecaster:VolumeForecaster",
         title="Contact volume forecast",
         primary_metric="wape",
         direction="min",
@@ -190,6 +194,7 @@ TASKS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         name="tagging",
+        predictor="features.tagger:MultiHeadTagger",
         title="Intent, sentiment and urgency tags",
         primary_metric="accuracy",
         service=_service("tagging", 8102, "intent/category, sentiment and urgency with confidences"),
@@ -202,6 +207,7 @@ TASKS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         name="churn",
+        predictor="features.churn_model:ChurnPredictor",
         title="Calibrated churn risk with reasons",
         primary_metric="roc_auc",
         service=_service("churn", 8103, "calibrated churn risk with the top-3 reasons"),
@@ -214,6 +220,7 @@ TASKS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         name="intervention",
+        predictor="features.abandonment_model:AbandonmentPredictor",
         title="Proactive callback trigger (abandonment risk)",
         primary_metric="roc_auc",
         service=_service("intervention", 8104, "ranked proactive triggers under capacity and cooldown"),
@@ -226,6 +233,7 @@ TASKS: tuple[TaskSpec, ...] = (
     ),
     TaskSpec(
         name="agent_scoring",
+        predictor="features.agents:AgentScorer",
         title="Agent scoring model under fairness audit",
         primary_metric="roc_auc",
         service=_service("governance", 8105, "fairlearn bias audits of the agent-scoring model"),

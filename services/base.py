@@ -1,6 +1,12 @@
 """What every ServiceLens BentoML service shares: the champion holder with hot reload,
 API-key roles, JSON errors that name the field, and prediction logging.
 
+Every answer is bounded and JSON: a request body over the service's limit is refused (413
+naming the limit) before it is parsed; an unexpected exception becomes a JSON 500 that keeps
+the keep-alive connection usable (an exception escaping the app made uvicorn close it, failing
+the client's next request); ``/metrics`` labels requests by route template, so requests to
+random paths add no series; log messages are escaped (``servicelens.logging_setup``).
+
 A service is a thin class::
 
     api = make_api("forecast")
@@ -20,6 +26,7 @@ A service is a thin class::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -29,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,6 +56,10 @@ __all__ = [
     "ServiceBase",
     "ClientError",
     "JSONErrorMiddleware",
+    "DEFAULT_MAX_BODY_BYTES",
+    "predictor_problem",
+    "request_abandoned",
+    "route_template",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,14 +75,174 @@ class ClientError(Exception):
         self.status_code = status_code
 
 
+#: request body limit of a service unless ``make_api`` is told otherwise: a churn batch of
+#: 10,000 customers is ~5 MB, a /tag/batch of 256 texts of 5,000 characters ~1.3-5 MB
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
 def _loc(loc: tuple | list) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) or "body"
 
 
-def make_api(title: str, version: str = "1") -> FastAPI:
-    """A FastAPI app with JSON error handlers that name the field and never leak tracebacks."""
+def _error_body(error: str, field: str, message: str) -> bytes:
+    return json.dumps({"error": error, "errors": [{"field": field, "message": message}]}).encode()
+
+
+async def _send_json(send: Any, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+#: scope key of the event set when the server gave up on a request (time-out, disconnect)
+_ABANDONED = "servicelens.abandoned"
+
+
+def request_abandoned(request: Request) -> bool:
+    """True once the server gave up on this request (BentoML's time-out answered 504 and
+    cancelled it), while a sync route may still be running in its thread: such a route must not
+    store a result nobody received."""
+    event = request.scope.get(_ABANDONED)
+    return bool(event is not None and event.is_set())
+
+
+class _BodyTooLarge(Exception):
+    """Raised from ``receive`` once a streamed body passes the limit (no Content-Length)."""
+
+
+class _Guard:
+    """Outermost middleware of every service's app: bounds the request body, and turns any
+    exception that escapes the routes into a JSON 500 instead of letting it reach the server.
+
+    The body limit is checked on the declared Content-Length before anything is read, and on
+    the bytes actually received for chunked bodies, so a 24 MB body is never parsed."""
+
+    def __init__(self, app: Any, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    def _too_large(self, size: str) -> bytes:
+        return _error_body(
+            "payload_too_large",
+            "body",
+            f"request body is {size} bytes; this service accepts at most {self.max_body_bytes:,} bytes",
+        )
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"").decode("latin-1")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await _send_json(send, 413, self._too_large(f"{int(declared):,}"))
+            return
+        received = 0
+        started = False
+
+        async def _receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def _send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        scope[_ABANDONED] = threading.Event()
+        try:
+            await self.app(scope, _receive, _send)
+        except asyncio.CancelledError:
+            scope[_ABANDONED].set()
+            raise
+        except _BodyTooLarge:
+            if started:
+                raise
+            await _send_json(send, 413, self._too_large(f"more than {self.max_body_bytes:,}"))
+        except Exception:
+            if started:  # half an answer is out: nothing sound left to send
+                raise
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await _send_json(
+                send, 500, _error_body("internal_error", "request", "internal error; the service logged it")
+            )
+
+
+#: every app made by ``make_api`` in this process: ``/metrics`` labels by their route templates
+_APIS: list[FastAPI] = []
+#: BentoML's own routes (outside our apps), labelled as themselves
+_SYSTEM_PATHS = frozenset({"/", "/readyz", "/livez", "/healthz", "/metrics", "/docs.json", "/schema.json"})
+
+
+def route_template(scope: dict) -> str:
+    """The route a request is for, as its template (``/governance/audits/{audit_id}``), or
+    ``/{unmatched}`` for a path no route serves: a bounded set of ``/metrics`` labels."""
+    from starlette.routing import Match
+
+    for app in _APIS:
+        for route in app.router.routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE:
+                return str(getattr(route, "path", scope["path"]))
+    return scope["path"] if scope["path"] in _SYSTEM_PATHS else "/{unmatched}"
+
+
+class _RestorePath:
+    """Inside BentoML's metrics middleware: give the downstream app the real path back."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        raw = scope.get("servicelens.path")
+        if raw is not None:
+            scope = {**scope, "path": raw}
+        await self.app(scope, receive, send)
+
+
+def _label_metrics_by_route() -> None:
+    """Make BentoML's HTTP metrics middleware label by route template instead of raw path.
+
+    BentoML 1.4 labels ``/metrics`` series by ``scope["path"]``: every distinct path, 404s to
+    random paths included, added series without bound (200 unauthenticated requests, 200
+    series). Its middleware sits outside the service's own middlewares, so it is wrapped here:
+    it sees the template, the app below it the real path. Internal API; pinned by a test."""
+    from bentoml._internal.server.http import instruments
+
+    for cls in (instruments.RunnerTrafficMetricsMiddleware, instruments.HTTPTrafficMetricsMiddleware):
+        if getattr(cls, "_servicelens_templated", False):
+            continue
+        original = cls.__call__
+
+        async def __call__(self: Any, scope: dict, receive: Any, send: Any, _original: Any = original) -> None:
+            if scope.get("type") != "http" or scope.get("path") == "/metrics":
+                await _original(self, scope, receive, send)
+                return
+            if not isinstance(self.app, _RestorePath):
+                self.app = _RestorePath(self.app)
+            labelled = {**scope, "path": route_template(scope), "servicelens.path": scope["path"]}
+            await _original(self, labelled, receive, send)
+
+        cls.__call__ = __call__  # type: ignore[method-assign]
+        cls._servicelens_templated = True  # type: ignore[attr-defined]
+
+
+def make_api(title: str, version: str = "1", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """A FastAPI app with JSON error handlers that name the field and never leak tracebacks,
+    a request body limit of ``max_body_bytes`` (413) and a JSON 500 for anything unexpected."""
     api = FastAPI(title=f"ServiceLens {title}", version=version)
+    _APIS.append(api)
+    _label_metrics_by_route()
 
     @api.middleware("http")
     async def _reject_nul(request: Request, call_next: Any) -> Any:
@@ -109,12 +280,14 @@ def make_api(title: str, version: str = "1") -> FastAPI:
             headers=getattr(exc, "headers", None),
         )
 
+    api.add_middleware(_Guard, max_body_bytes=max_body_bytes)  # added last: the outermost
     return api
 
 
 class JSONErrorMiddleware:
-    """ASGI middleware for the whole BentoML app: plain-text 4xx answers of the framework
-    (e.g. 404 for a path no route matches) become JSON bodies like every other error."""
+    """ASGI middleware for the whole BentoML app: plain-text 4xx/5xx answers of the framework
+    (e.g. 404 for a path no route matches) become JSON bodies like every other error, and an
+    exception raised before any answer becomes a JSON 500 (the connection stays usable)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -123,14 +296,15 @@ class JSONErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state: dict[str, Any] = {"rewrite": False}
+        state: dict[str, Any] = {"rewrite": False, "started": False}
 
         async def _send(message: dict) -> None:
             if message["type"] == "http.response.start":
+                state["started"] = True
                 status = message["status"]
                 headers = dict(message.get("headers") or [])
                 ctype = headers.get(b"content-type", b"").decode()
-                if 400 <= status < 500 and "json" not in ctype:
+                if status >= 400 and "json" not in ctype:
                     state["rewrite"] = True
                     state["status"] = status
                     return
@@ -156,7 +330,15 @@ class JSONErrorMiddleware:
                 return
             await send(message)
 
-        await self.app(scope, receive, _send)
+        try:
+            await self.app(scope, receive, _send)
+        except Exception:
+            if state["started"]:
+                raise
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await _send_json(
+                send, 500, _error_body("internal_error", "request", "internal error; the service logged it")
+            )
 
 
 _KEYS_CACHE: dict[str, tuple[float, dict[str, set[str]]]] = {}
@@ -203,23 +385,52 @@ def requires(*roles: str) -> Any:
     return Depends(_check)
 
 
-class ChampionHolder:
-    """Holds the served model; swaps atomically when the registry alias moves."""
+def predictor_problem(model: Any, predictor: str | None) -> str | None:
+    """Why ``model`` cannot be served where a ``predictor`` (``"module:Class"``) is expected, or
+    None when it can (or nothing is expected).
 
-    def __init__(self, task: str, alias: str = "champion", loader: Callable[..., Any] | None = None) -> None:
+    An artifact of another task (a forecaster pickle in churn's slot) loads fine and would make
+    ``/readyz`` say ready while every request fails; its class says so before it is served."""
+    if not predictor:
+        return None
+    from servicelens.tasks import resolve
+
+    expected = resolve(predictor)
+    if isinstance(model, expected):
+        return None
+    got = f"{type(model).__module__}.{type(model).__qualname__}"
+    return f"the model is a {got}, not the {expected.__module__}.{expected.__qualname__} this task serves"
+
+
+class ChampionHolder:
+    """Holds the served model; swaps atomically when the registry alias moves.
+
+    A loaded version is served only when it is an instance of ``predictor`` (``"module:Class"``,
+    e.g. the task registry's ``TaskSpec.predictor``); a version that is not keeps the service
+    on its previous version, or not ready when there is none, and is logged as an error once."""
+
+    def __init__(
+        self,
+        task: str,
+        alias: str = "champion",
+        loader: Callable[..., Any] | None = None,
+        predictor: str | None = None,
+    ) -> None:
         from model_registry import load
 
         self.task = task
         self.alias = alias
+        self.predictor = predictor
         self._load = loader or load
         self._lock = threading.Lock()
         self.current = None
         self.error: str | None = None
+        self._refused: str | None = None  # a version refused once is not loaded again
         self.reload()
 
     def reload(self) -> bool:
         """Load the alias if it points at a new version; True when the served version changed."""
-        from model_registry import version_info
+        from model_registry import reconcile_aliases, version_info
 
         try:
             info = version_info(self.task, alias=self.alias)
@@ -228,10 +439,25 @@ class ChampionHolder:
                 return False
             if self.current is not None and info["version"] == self.current.version:
                 return False
+            reconcile_aliases(self.task, strict=False)  # a move made outside the registry enters its history
+            if info["version"] == self._refused:
+                return False
             loaded = self._load(self.task, alias=self.alias)
         except Exception as exc:  # noqa: BLE001 - keep serving the old version
             self.error = f"{type(exc).__name__}: {exc}"
             logger.warning("could not load %s@%s: %s", self.task, self.alias, self.error)
+            return False
+        problem = predictor_problem(loaded.model, self.predictor)
+        if problem is not None:
+            self._refused = loaded.version
+            self.error = f"{loaded.name} v{loaded.version} not served: {problem}"
+            logger.error(
+                "%s@%s: %s; %s",
+                self.task,
+                self.alias,
+                self.error,
+                f"still serving v{self.current.version}" if self.current else "not ready",
+            )
             return False
         with self._lock:
             old = self.current.version if self.current else None
@@ -279,10 +505,15 @@ class ServiceBase:
 
     task: str = ""
     name: str = ""
+    #: ``"module:Class"`` every served model must be; None: the task registry's
+    #: ``TaskSpec.predictor``; ``""``: no check (test doubles registered under a real task)
+    predictor: ClassVar[str | None] = None
 
     def __init__(self) -> None:
+        from servicelens.logging_setup import install_log_escaping
         from servicelens.stores import PredictionLog, init_db
 
+        install_log_escaping()
         self.settings = get_settings()
         self.settings.ensure_dirs()
         try:  # the schema is created here, once per process, never on a request
@@ -291,11 +522,20 @@ class ServiceBase:
             logger.warning(
                 "database unreachable at start (%s); the prediction log spools", type(exc).__name__
             )
-        self.champion = ChampionHolder(self.task) if self.task else None
+        self.champion = ChampionHolder(self.task, predictor=self.expected_predictor()) if self.task else None
         self.log = PredictionLog(self.settings, service=self.name or self.task)
         self._stop = threading.Event()
         if self.champion is not None and self.settings.reload_poll_seconds > 0:
             threading.Thread(target=self._poll, daemon=True, name=f"reload-{self.task}").start()
+
+    @classmethod
+    def expected_predictor(cls) -> str | None:
+        """The predictor class this service's models must be (see ``predictor``)."""
+        if cls.predictor is not None:
+            return cls.predictor or None
+        from servicelens.tasks import get_task
+
+        return get_task(cls.task).predictor if cls.task else None
 
     @property
     def engine(self) -> Engine:

@@ -40,13 +40,14 @@ class AdaptiveBatcher(Generic[T, R]):
 
     ``func`` maps a list of items to a list of results of the same length; it runs in a worker
     thread, one batch at a time, on up to ``max_batch_size`` items (a larger call is split).
+    A failing batch fails only the callers whose items make it fail (see ``_run``).
     """
 
     def __init__(self, func: Callable[[list[T]], list[R]], max_batch_size: int, max_latency_ms: int) -> None:
         self.func = func
         self.max_batch_size = max_batch_size
         self.max_latency_ms = max_latency_ms
-        self.stats = {"model_calls": 0, "items": 0, "largest_batch": 0}
+        self.stats = {"model_calls": 0, "items": 0, "largest_batch": 0, "failed_callers": 0}
         self._call: Callable[[list[T]], Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -69,7 +70,30 @@ class AdaptiveBatcher(Generic[T, R]):
             self._call = dispatcher(self._run)
         return list(await self._call(list(items)))
 
-    async def _run(self, batches: Sequence[list[T]]) -> list[list[R]]:
+    async def _run(self, batches: Sequence[list[T]]) -> list[list[R] | Exception]:
+        """One model call for every queued caller; when it fails, the callers are split in halves
+        and retried apart until each failure is pinned on the callers whose items cause it.
+
+        The dispatcher hands an ``Exception`` result to its own caller only, so one caller's
+        poisonous item (e.g. a text a tokenizer cannot handle) fails that caller's request,
+        never the other requests that happened to share its batch. Cost of a failure: at most
+        ``2 * callers - 1`` model calls, none when nothing fails."""
+        try:
+            return await self._compute(batches)
+        except Exception as exc:  # noqa: BLE001 - handed to the callers that caused it
+            if len(batches) == 1:
+                self.stats["failed_callers"] += 1
+                return [exc]
+            logger.warning(
+                "a model call over %d callers failed (%s: %s); retrying the callers apart",
+                len(batches),
+                type(exc).__name__,
+                exc,
+            )
+        mid = len(batches) // 2
+        return [*await self._run(batches[:mid]), *await self._run(batches[mid:])]
+
+    async def _compute(self, batches: Sequence[list[T]]) -> list[list[R] | Exception]:
         flat = [item for batch in batches for item in batch]
         out = await anyio.to_thread.run_sync(self.func, flat)
         if len(out) != len(flat):
@@ -77,7 +101,8 @@ class AdaptiveBatcher(Generic[T, R]):
         self.stats["model_calls"] += 1
         self.stats["items"] += len(flat)
         self.stats["largest_batch"] = max(self.stats["largest_batch"], len(flat))
-        results, start = [], 0
+        results: list[list[R] | Exception] = []
+        start = 0
         for batch in batches:
             results.append(list(out[start : start + len(batch)]))
             start += len(batch)

@@ -1,4 +1,4 @@
-"""``servicelens serve``: run the services on loopback from one command."""
+"""``servicelens serve``: run the services from one command, on loopback unless ``--host`` says otherwise."""
 
 from __future__ import annotations
 

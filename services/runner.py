@@ -1,4 +1,4 @@
-"""Start and stop the suite's services as real ``bentoml serve`` processes on loopback."""
+"""Start and stop the suite's services as real ``bentoml serve`` processes (loopback by default)."""
 
 from __future__ import annotations
 
@@ -160,7 +160,8 @@ def start_services(
     env: dict[str, str] | None = None,
     host: str = "127.0.0.1",
 ) -> ServiceGroup:
-    """Start services (all by default) on loopback and wait until each answers ``/readyz``."""
+    """Start services (all by default) bound to ``host`` (loopback by default; ``0.0.0.0`` in a
+    container) and wait until each answers ``/readyz``."""
     settings = settings or get_settings()
     settings.ensure_dirs()
     targets = {svc.name: svc.target for svc in services()}
@@ -184,7 +185,7 @@ def start_services(
                     "serve",
                     targets[name],
                     "--host",
-                    "127.0.0.1",
+                    host,
                     "--port",
                     str(ports[name]),
                 ],

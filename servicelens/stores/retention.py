@@ -4,6 +4,10 @@
 monitoring window (``monitoring_window_days``): the cut-off is the earlier of the two, so
 a drift check over the window always finds its rows. Deletes run in id batches so a big
 purge never holds one long lock on the live table.
+
+Exported CSV cells come from clients (a queue name, a customer id): a cell a spreadsheet would
+run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is written
+with a leading apostrophe (:func:`escape_csv_cell`), the OWASP recipe against CSV injection.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ import csv
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 
@@ -23,11 +27,42 @@ from servicelens.settings import Settings, get_settings
 from servicelens.stores.prediction_log import pending_spool_files
 from servicelens.stores.schema import PredictionRecord, init_db
 
-__all__ = ["PurgeResult", "export_log", "iter_log", "log_stats", "purge"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "PurgeResult",
+    "escape_csv_cell",
+    "escape_csv_frame",
+    "export_log",
+    "iter_log",
+    "log_stats",
+    "purge",
+]
 
 logger = logging.getLogger(__name__)
 
 _COLUMNS = ["record_id", "ts", "service", "endpoint", "model_name", "model_version", "latency_ms"]
+#: first characters that make Excel, LibreOffice or Google Sheets read a cell as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_csv_cell(value: Any) -> Any:
+    """``value`` safe for a spreadsheet: a string that would start a formula gets a leading
+    apostrophe (shown as text, not run); numbers and everything else pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def escape_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with :func:`escape_csv_cell` applied to its text columns (and names)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
+            out[col] = out[col].map(escape_csv_cell)
+    out.columns = [escape_csv_cell(str(c)) for c in out.columns]
+    return out
 
 
 @dataclass
@@ -151,17 +186,31 @@ def export_log(
     since: dt.datetime | None = None,
     chunk_size: int = 5_000,
     settings: Settings | None = None,
+    flatten: Callable[[list[Any], list[Any]], tuple[pd.DataFrame, Any]] | None = None,
 ) -> int:
-    """Stream log rows to CSV; ``inputs``/``outputs`` as JSON text. Returns rows written."""
+    """Stream log rows to CSV; returns rows written. Cells are escaped (:func:`escape_csv_cell`).
+
+    By default one row per record with ``inputs``/``outputs`` as JSON text. ``flatten`` (e.g.
+    ``monitoring.drift.flatten_records``) maps a chunk's inputs and outputs to a frame of one
+    column per field instead; the first chunk's columns are kept for the whole file."""
     out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
+    columns: list[Any] | None = None
     with open(out, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow([*_COLUMNS, "inputs", "outputs"])
+        if flatten is None:
+            writer.writerow([*_COLUMNS, "inputs", "outputs"])
         for rows in iter_log(service=service, since=since, chunk_size=chunk_size, settings=settings):
+            if flatten is not None:
+                frame, _ = flatten([r.inputs for r in rows], [r.outputs for r in rows])
+                columns = list(frame.columns) if columns is None else columns
+                escape_csv_frame(frame.reindex(columns=columns)).to_csv(fh, index=False, header=written == 0)
+                written += len(frame)
+                continue
             for r in rows:
                 writer.writerow(
-                    [getattr(r, c) for c in _COLUMNS] + [json.dumps(r.inputs), json.dumps(r.outputs)]
+                    [escape_csv_cell(getattr(r, c)) for c in _COLUMNS]
+                    + [escape_csv_cell(json.dumps(r.inputs)), escape_csv_cell(json.dumps(r.outputs))]
                 )
             written += len(rows)
     return written

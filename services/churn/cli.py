@@ -32,6 +32,7 @@ def score(
     from features.churn_model import score_customers
     from features.customers import CustomerDataError, read_customers, validate_customers
     from model_registry import load
+    from servicelens.stores.retention import escape_csv_frame
 
     try:
         clean = validate_customers(read_customers(input))
@@ -56,7 +57,7 @@ def score(
     frame["reasons"] = frame["reasons"].map(json.dumps)
     frame["model_version"] = loaded.version
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False)
+    escape_csv_frame(frame).to_csv(out, index=False)  # ids and reasons come from the input file
     typer.echo(f"scored {len(frame)} customers with servicelens-churn v{loaded.version} -> {out}")
 
 

@@ -15,23 +15,42 @@ Which tasks can be audited comes from the task registry (:mod:`servicelens.tasks
 
 Posted rows hold demographics, so the prediction log records only the request's shape
 (sizes and column names), never the rows.
+
+Every audit is bounded before it starts: the body (16 MiB), column names and cell strings
+(128 / 256 characters, 422 naming ``records.<i>.<column>``), and the work, whose cost here grows
+with the groups audited (features and their intersections: fairlearn's per-group calls),
+groups x rows, and rows x bootstrap resamples; each limit is a 422 that names it. An audit that
+finishes after the request's time-out (its client already got a 504) is neither stored nor
+logged: a stored audit is always one somebody received.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import bentoml
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from servicelens.stores import audits as audit_store
 from servicelens.tasks import get_task, registered_tasks
-from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
+from services.base import (
+    ClientError,
+    JSONErrorMiddleware,
+    ServiceBase,
+    make_api,
+    request_abandoned,
+    requires,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["GovernanceService", "AuditRequest", "AuditCreated"]
 
@@ -40,6 +59,21 @@ logger = logging.getLogger(__name__)
 MAX_ROWS = 200_000
 #: rows x bootstrap resamples per audit: MAX_ROWS at the default n_boot=200 (~30 s here)
 MAX_BOOT_WORK = 40_000_000
+#: groups audited (each sensitive feature's plus each intersection's): fairlearn computes every
+#: metric per group in Python, ~10-20 ms a group here (10,000 one-row groups held a worker 584 s)
+MAX_GROUPS = 2_000
+#: groups x rows: each group's metrics scan every row (250 groups over 200,000 rows ~ 60 s here)
+MAX_GROUP_WORK = 50_000_000
+#: request body limit: ~100,000 posted records; larger data goes through ``data_path``
+MAX_BODY_BYTES = 16 * 1024 * 1024
+#: the request time-out (BentoML answers 504 after it) and the margin under it within which a
+#: finished audit is still stored: storing takes well under a second
+AUDIT_TIMEOUT_S = 300
+STORE_MARGIN_S = 10.0
+MAX_NAME_CHARS = 128
+MAX_VALUE_CHARS = 256
+
+Column = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=MAX_NAME_CHARS)]
 
 
 def _check_work(rows: int, n_boot: int) -> None:
@@ -52,25 +86,74 @@ def _check_work(rows: int, n_boot: int) -> None:
         )
 
 
+def _check_groups(df: pd.DataFrame, sensitive: list[str], intersections: bool) -> None:
+    """Count the groups the audit would compute (cheap: one pass per column or pair) and refuse
+    more than ``MAX_GROUPS``, or more than ``MAX_GROUP_WORK`` groups x rows, before any work."""
+    present = [c for c in sensitive if c in df.columns]  # a missing column: the audit names it
+    counts = {c: int(df[c].nunique(dropna=True)) for c in present}
+    if intersections:  # the audit's default pairs: every pair of the first three features
+        for a, b in itertools.combinations([c for c in sensitive[:3] if c in counts], 2):
+            counts[f"{a} x {b}"] = int(df.groupby([a, b], dropna=True, observed=True).ngroups)
+    total = sum(counts.values())
+    worst = max(counts, key=counts.__getitem__, default="")
+    if total > MAX_GROUPS:
+        raise ClientError(
+            "sensitive",
+            f"{total:,} groups to audit ({worst!r} alone has {counts[worst]:,}); at most {MAX_GROUPS:,} groups "
+            "per audit (MAX_GROUPS): audit fewer or coarser columns, or set intersections to false",
+        )
+    if total * len(df) > MAX_GROUP_WORK:
+        raise ClientError(
+            "sensitive",
+            f"{total:,} groups x {len(df):,} rows = {total * len(df):,}; at most {MAX_GROUP_WORK:,} per audit "
+            "(MAX_GROUP_WORK): audit fewer rows or coarser columns",
+        )
+
+
+def _check_records(records: list[dict[str, Any]]) -> None:
+    """Posted rows hold flat values: strings of at most ``MAX_VALUE_CHARS`` (a category, an id),
+    numbers, booleans or null, under column names of at most ``MAX_NAME_CHARS`` characters."""
+    for i, row in enumerate(records):
+        for key, value in row.items():
+            if len(key) > MAX_NAME_CHARS:
+                raise ClientError(f"records.{i}", f"a column name is longer than {MAX_NAME_CHARS} characters")
+            if isinstance(value, str):
+                if len(value) > MAX_VALUE_CHARS:
+                    raise ClientError(
+                        f"records.{i}.{key}",
+                        f"{len(value):,} characters; at most {MAX_VALUE_CHARS} (MAX_VALUE_CHARS)",
+                    )
+            elif value is not None and not isinstance(value, int | float | bool):
+                raise ClientError(f"records.{i}.{key}", "must be a string, number, boolean or null")
+
+
 class AuditRequest(BaseModel):
     """Either ``records`` (+ ``pred_col``) or ``task`` + ``data_path``; ``sensitive`` always."""
 
-    sensitive: list[str] = Field(..., min_length=1, max_length=10, description="Sensitive columns to audit.")
-    records: list[dict[str, Any]] | None = Field(None, max_length=MAX_ROWS, description="Prediction rows.")
-    pred_col: str | None = Field(
+    sensitive: list[Column] = Field(
+        ..., min_length=1, max_length=10, description="Sensitive columns to audit."
+    )
+    records: list[dict[str, Any]] | None = Field(
+        None,
+        max_length=MAX_ROWS,
+        description=f"Prediction rows: flat values, strings of at most {MAX_VALUE_CHARS} characters.",
+    )
+    pred_col: Column | None = Field(
         None, description="Decision column (0/1) of the records; a continuous score needs threshold."
     )
-    label_col: str | None = Field(None, description="True outcome column (optional).")
-    score_col: str | None = Field(None, description="Continuous score column (optional).")
-    positive: str | None = Field(None, description="Value of the label column that means 1.")
-    task: str | None = Field(
+    label_col: Column | None = Field(None, description="True outcome column (optional).")
+    score_col: Column | None = Field(None, description="Continuous score column (optional).")
+    positive: Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)] | None = Field(
+        None, description="Value of the label column that means 1."
+    )
+    task: Column | None = Field(
         None,
         description="Registered task whose model to audit on data_path: "
         + ", ".join(t.name for t in registered_tasks())
         + ".",
     )
     alias: Literal["champion", "challenger"] = "champion"
-    data_path: str | None = Field(
+    data_path: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
         None, description="CSV/Parquet under SERVICELENS_HOME/data (relative path)."
     )
     threshold: float | None = Field(
@@ -141,10 +224,10 @@ def _resolve_data(data_dir: Path, data_path: str) -> Path:
     return path
 
 
-api = make_api("governance")
+api = make_api("governance", max_body_bytes=MAX_BODY_BYTES)
 
 
-@bentoml.service(name="governance", traffic={"timeout": 300})
+@bentoml.service(name="governance", traffic={"timeout": AUDIT_TIMEOUT_S})
 @bentoml.asgi_app(api, path="/")
 class GovernanceService(ServiceBase):
     task = "agent_scoring"
@@ -180,10 +263,12 @@ class GovernanceService(ServiceBase):
             "config": cfg,
         }
         if body.records is not None:
+            _check_records(body.records)
             df = pd.DataFrame(body.records)
             if df.empty:
                 raise ClientError("records", "send at least one record")
             _check_work(len(df), body.n_boot)
+            _check_groups(df, body.sensitive, body.intersections)
             audit = run_audit(
                 df,
                 pred_col=body.pred_col,
@@ -196,6 +281,7 @@ class GovernanceService(ServiceBase):
         loaded = self._model(body.task or "", body.alias)
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
         _check_work(len(df), body.n_boot)
+        _check_groups(df, body.sensitive, body.intersections)
         audit = run_audit(
             df,
             predictor=loaded.model,
@@ -211,9 +297,10 @@ class GovernanceService(ServiceBase):
         return audit, loaded.version
 
     @api.post("/governance/audits", dependencies=[requires("governance")], status_code=201)
-    def create_audit(self, body: AuditRequest) -> AuditCreated:
+    def create_audit(self, body: AuditRequest, request: Request) -> AuditCreated:
         from monitoring.fairness import AuditInputError, audit_passed, write_report
 
+        started = time.monotonic()
         shape = {
             "task": body.task,
             "alias": body.alias,
@@ -231,6 +318,15 @@ class GovernanceService(ServiceBase):
                 # posted rows are arbitrary data: what the audit cannot read is the client's to fix
                 logger.info("audit request rejected: %s", exc)
                 raise ClientError("body", f"cannot audit these data: {exc}") from exc
+            elapsed = time.monotonic() - started
+            if request_abandoned(request) or elapsed > AUDIT_TIMEOUT_S - STORE_MARGIN_S:
+                logger.warning(
+                    "audit finished after %.0f s, past the %d s request time-out: not stored", elapsed, AUDIT_TIMEOUT_S
+                )
+                raise HTTPException(
+                    status_code=504,
+                    detail=f"the audit took {elapsed:.0f} s, past the {AUDIT_TIMEOUT_S} s time-out; nothing was stored",
+                )
             audit_id = str(uuid.uuid4())
             audit["audit_id"] = audit_id
             html_path, _ = write_report(audit, self.settings.reports_dir / "audits", audit_id)

@@ -6,7 +6,9 @@ corrected label). Only redacted text is ever logged or stored.
 Both tag routes send their texts through one BentoML adaptive-batching dispatcher
 (``services.batching.AdaptiveBatcher``), so concurrent requests, single texts and batches alike,
 share model calls; each route then shapes its own answer (heads, ``top_k``) from the calibrated
-probabilities.
+probabilities. Texts are normalised (NFC, control characters as spaces) when the request is
+validated, before any model sees them; a model failure on one request's texts fails that request
+only, never the other requests that shared its batch (the batcher retries callers apart).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Annotated, Any
 
 import anyio
 import bentoml
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from features.text import redact_pii, set_default_precision
+from features.text import normalize_text, redact_pii, set_default_precision
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
 from services.batching import AdaptiveBatcher
 
@@ -43,11 +45,33 @@ MAX_BATCH = 256
 #: request timeout so an overloaded worker answers instead of timing out.
 MAX_LATENCY_MS = 20_000
 
+
+
+def _normalised(value: str) -> str:
+    """The text as models, logs and stores see it (``features.text.normalize_text``): a text of
+    control characters only (``"\u0007"``) is refused here, naming its field, instead of
+    reaching a model batch shared with other callers."""
+    out = normalize_text(value).strip()
+    if not out:
+        raise ValueError("has no visible characters (only control characters or whitespace)")
+    return out
+
+
 Text = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(_normalised),
 ]
-Label = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=128)]
-Ident = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=128)]
+Label = Annotated[
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_normalised),
+]
+Ident = Annotated[
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_normalised),
+]
 
 
 class TagRequest(BaseModel):

@@ -41,6 +41,7 @@ class _Risk:
 class ToyChurnService(ServiceBase):
     task = "churn"
     name = "churn"
+    predictor = ""  # a test double, not the task's ChurnPredictor
 
     @api.post("/score")
     def score(self, body: ScoreRequest) -> dict:

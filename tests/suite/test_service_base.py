@@ -41,6 +41,7 @@ class _Times:
 class ToyService(ServiceBase):
     task = "forecast"
     name = "toy"
+    predictor = "tests.suite.test_service_base:_Times"  # a test double in forecast's slot
 
     @api.post("/predict", dependencies=[requires("planner")])
     def predict(self, body: ToyRequest) -> dict:
