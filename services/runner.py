@@ -159,9 +159,11 @@ def start_services(
     timeout: float = 180.0,
     env: dict[str, str] | None = None,
     host: str = "127.0.0.1",
+    wait: bool = True,
 ) -> ServiceGroup:
     """Start services (all by default) bound to ``host`` (loopback by default; ``0.0.0.0`` in a
-    container) and wait until each answers ``/readyz``."""
+    container) and wait until each answers ``/readyz`` (``wait=False``: return once started, for
+    callers that probe readiness themselves, e.g. to see a service refuse a wrong model)."""
     settings = settings or get_settings()
     settings.ensure_dirs()
     targets = {svc.name: svc.target for svc in services()}
@@ -200,7 +202,7 @@ def start_services(
                 },
             )
             group.services[name] = ServiceProcess(name, ports[name], proc, log_path, host)
-        for svc in group.services.values():
+        for svc in group.services.values() if wait else ():
             _wait_ready(svc.url, svc.proc, timeout, svc.log_path)
             logger.info("%s ready at %s", svc.name, svc.url)
     except BaseException:
