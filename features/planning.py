@@ -42,6 +42,10 @@ class StaffingPlan:
     shrinkage: float = 0.3
     max_occupancy: float = 1.0
 
+    def __post_init__(self) -> None:
+        # a queue named twice is planned once (HTTP and CLI alike; snapshots are unique per queue)
+        object.__setattr__(self, "queues", list(dict.fromkeys(self.queues)))
+
 
 @dataclass
 class QueuePlan:

@@ -51,7 +51,12 @@ def promote_cmd(
     reason: str = typer.Option(..., "--reason", help="Why this version should serve."),
     approver: str = typer.Option(..., "--approver", help="Who approves the move."),
     alias: str = typer.Option("champion", "--alias", help="champion or challenger."),
-    min_delta: float = typer.Option(0.0, "--min-delta", help="Required improvement on the primary metric."),
+    min_delta: float = typer.Option(
+        0.0,
+        "--min-delta",
+        help="Required improvement on the primary metric; at least the configured floor (0): "
+        "a stricter bar is allowed, a looser one is refused.",
+    ),
     eval_data: Path | None = typer.Option(
         None,
         "--eval-data",
@@ -112,19 +117,31 @@ def override_cmd(
     task: str = typer.Argument(..., help="Task of the model version."),
     version: str = typer.Argument(..., help="Version the override applies to."),
     justification: str = typer.Option(..., "--justification", help="Written justification (>= 20 chars)."),
-    approver: list[str] = typer.Option(..., "--approver", help="Approver; give two distinct ones."),
-    gate: str = typer.Option("*", "--gate", help="Gate name the override applies to (default: any)."),
+    approver: list[str] = typer.Option(
+        ..., "--approver", help="Approver; give two distinct people (names are compared case- and space-blind)."
+    ),
+    gate: str = typer.Option(
+        ..., "--gate", help="The gate to override, one the task's promotions run (e.g. fairness[four_fifths])."
+    ),
+    expires_days: int = typer.Option(
+        30, "--expires-days", help="Days the override stays valid (1-365); an expired one no longer counts."
+    ),
 ) -> None:
-    """Record a gate override (two distinct approvers); promote afterwards."""
+    """Record an override of one gate (two distinct approvers, expires); promote afterwards."""
     from model_registry.registry import record_override
 
     task = _task(task)
     try:
-        record_override(task, version, justification=justification, approvers=approver, gate=gate)
+        done = record_override(
+            task, version, justification=justification, approvers=approver, gate=gate, expires_days=expires_days
+        )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"override recorded for {task} v{version} by {', '.join(sorted(set(approver)))}")
+    typer.echo(
+        f"override of {done['gate']} recorded for {task} v{version} by {', '.join(done['approvers'])}, "
+        f"valid until {done['expires_at']}"
+    )
 
 
 @app.command("history")
@@ -144,7 +161,7 @@ def history_cmd(
         typer.echo(f"no alias events recorded for {task}")
     for e in events:
         typer.echo(
-            f"{e['ts']}  {e['action']:<9} @{e['alias']:<10} v{e['from_version'] or '-'} -> v{e['to_version']}"
+            f"{e['ts']}  {e['action']:<9} @{e['alias']:<10} v{e['from_version'] or '-'} -> v{e['to_version'] or '-'}"
             f"  by {e['actor']}: {e['reason']}"
         )
         for g in e["gates"]:

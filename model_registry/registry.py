@@ -2,12 +2,16 @@
 
 Models are logged as MLflow pyfunc models that wrap a pickled predictor object (the class
 lives in ``features/``, so serving never imports ``training``). Aliases ``champion`` and
-``challenger`` are moved only by :func:`promote`, which runs the gates and records every
-move (and every refusal) in the operational database: MLflow keeps no alias history.
+``challenger`` are moved by :func:`promote`, which runs the gates and records every
+move (and every refusal) in the operational database: MLflow keeps no alias history. A move
+made around it (the MLflow UI or API) is found by :func:`reconcile_aliases` (run by
+:func:`history`, by :func:`promote` and by the services' hot-reload check) and recorded as an
+``external`` move, so ``registry history`` shows every alias move however it was made.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import tempfile
 from collections.abc import Callable
@@ -23,7 +27,17 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from model_registry.gates import GateContext, GateResult, gates_for
+from model_registry.gates import (
+    MAX_OVERRIDE_DAYS,
+    OVERRIDE_DAYS,
+    GateContext,
+    GateResult,
+    check_min_delta,
+    distinct_approvers,
+    gates_for,
+    normalize_approver,
+    resolve_gate,
+)
 from model_registry.lineage import code_version, data_fingerprint, pip_requirements
 from servicelens.settings import Settings, get_settings
 from servicelens.stores import alias_history, init_db
@@ -41,6 +55,7 @@ __all__ = [
     "load_version",
     "version_info",
     "history",
+    "reconcile_aliases",
     "list_models",
     "reference_sample",
     "client",
@@ -280,8 +295,62 @@ def _record(settings: Settings, **row: Any) -> None:
     alias_history.record_event(init_db(settings.db_url), **row)
 
 
-def _overrides(settings: Settings, task: str, version: str) -> list[dict[str, Any]]:
-    return alias_history.overrides(init_db(settings.db_url), task, version)
+def _mlflow_aliases(mlclient: MlflowClient, name: str) -> dict[str, str]:
+    """``{alias: version}`` as MLflow has them now (empty when the model is not registered)."""
+    try:
+        return {a: str(v) for a, v in (mlclient.get_registered_model(name).aliases or {}).items()}
+    except MlflowException:
+        return {}
+
+
+def _reconcile(
+    ledger: alias_history.AliasLedger, mlclient: MlflowClient, task: str
+) -> list[dict[str, Any]]:
+    """Record, inside the ledger's lock, every alias MLflow has somewhere the history does not."""
+    name = model_name(task)
+    found = _mlflow_aliases(mlclient, name)
+    moves = []
+    for alias in ALIASES:
+        recorded, actual = ledger.last_version(task, alias), found.get(alias)
+        if recorded == actual:
+            continue
+        row = {
+            "task": task,
+            "model_name": name,
+            "alias": alias,
+            "action": "external",
+            "from_version": recorded,
+            "to_version": actual or "",
+            "actor": "mlflow (outside servicelens)",
+            "reason": f"@{alias} found at v{actual or '-'} in MLflow, last recorded at v{recorded or '-'}: "
+            "moved outside `servicelens registry promote`, without gates",
+            "gates": None,
+            "extra": None,
+        }
+        ledger.add(**row)
+        moves.append(row)
+        logger.warning("%s: %s", name, row["reason"])
+    return moves
+
+
+def reconcile_aliases(task: str, *, settings: Settings | None = None, strict: bool = True) -> list[dict[str, Any]]:
+    """Record alias moves made outside the registry (action ``external``); returns them.
+
+    Compares MLflow's aliases of the task with the last recorded move of each, under the alias
+    history's lock (a promotion moving and recording at that moment is not mistaken for an
+    outside move). ``strict=False`` (the services' hot-reload check) logs a failure instead of
+    raising, so a registry hiccup never stops a model from being served.
+    """
+    try:
+        settings = settings or get_settings()
+        mlclient = _setup(settings)
+        with alias_history.ledger(init_db(settings.db_url)) as ledger:
+            return _reconcile(ledger, mlclient, task)
+    except Exception as exc:
+        if strict:
+            raise
+        logger.warning("could not reconcile the aliases of %s: %s: %s", task, type(exc).__name__, exc)
+        return []
 
 
 def record_override(
@@ -290,18 +359,29 @@ def record_override(
     *,
     justification: str,
     approvers: list[str],
-    gate: str = "*",
+    gate: str,
+    expires_days: int = OVERRIDE_DAYS,
     settings: Settings | None = None,
-) -> None:
-    """Record a gate override; needs a written justification and two distinct approvers."""
+) -> dict[str, Any]:
+    """Record an override of one of the task's gates; returns what was recorded.
+
+    Needs a written justification (20+ characters), two distinct approvers (normalised:
+    "Alice" and " alice" are one), a gate the task's promotions run (``fairness`` or its full
+    name ``fairness[four_fifths]``) and an expiry of 1 to 365 days (default 30); expired
+    overrides no longer count."""
     settings = settings or get_settings()
-    distinct = sorted({a.strip() for a in approvers if a and a.strip()})
+    distinct = distinct_approvers(a for a in approvers if a and a.strip())
     if len(distinct) < 2:
-        raise ValueError(f"an override needs two distinct approvers, got {distinct}")
+        raise ValueError(f"approver: an override needs two distinct approvers, got {distinct}")
     if len(justification.strip()) < 20:
-        raise ValueError("an override needs a written justification (at least 20 characters)")
+        raise ValueError("justification: an override needs a written justification (at least 20 characters)")
+    if isinstance(expires_days, bool) or not 1 <= int(expires_days) <= MAX_OVERRIDE_DAYS:
+        raise ValueError(f"expires_days: must be 1 to {MAX_OVERRIDE_DAYS} days, got {expires_days}")
+    gate = resolve_gate(task, gate)
     if version_info(task, version=version, settings=settings) is None:
         raise ValueError(f"{model_name(task)} has no version {version}")
+    expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=int(expires_days))).isoformat(timespec="seconds")
+    extra = {"gate": gate, "approvers": distinct, "expires_at": expires_at}
     _record(
         settings,
         task=task,
@@ -313,8 +393,9 @@ def record_override(
         actor=",".join(distinct),
         reason=justification.strip(),
         gates=None,
-        extra={"gate": gate, "approvers": distinct},
+        extra=extra,
     )
+    return extra
 
 
 def promote(
@@ -338,14 +419,43 @@ def promote(
     """
     if alias not in ALIASES:
         raise ValueError(f"alias must be one of {ALIASES}, got {alias!r}")
-    if not reason.strip() or not approver.strip():
-        raise ValueError("a promotion needs a reason and an approver")
+    if not reason.strip():
+        raise ValueError("reason: a promotion needs a reason")
+    approver = normalize_approver(approver)
+    min_delta = check_min_delta(min_delta)
     settings = settings or get_settings()
     mlclient = _setup(settings)
     name = model_name(task)
     cand = version_info(task, version=str(version), settings=settings)
     if cand is None:
         raise ValueError(f"{name} has no version {version}")
+    # one step for every other process: outside moves recorded first, then gates, move, record
+    with alias_history.ledger(init_db(settings.db_url)) as ledger:
+        _reconcile(ledger, mlclient, task)
+        return _promote_locked(
+            ledger, mlclient, task, str(version), cand, reason=reason, approver=approver, alias=alias,
+            eval_metrics=eval_metrics, eval_fingerprint=eval_fingerprint, min_delta=min_delta,
+            settings=settings,
+        )  # fmt: skip
+
+
+def _promote_locked(
+    ledger: alias_history.AliasLedger,
+    mlclient: MlflowClient,
+    task: str,
+    version: str,
+    cand: dict[str, Any],
+    *,
+    reason: str,
+    approver: str,
+    alias: str,
+    eval_metrics: dict[str, dict[str, float]] | None,
+    eval_fingerprint: str | None,
+    min_delta: float,
+    settings: Settings,
+) -> PromotionResult:
+    """:func:`promote` once the alias history is locked: gates, the move, and its record."""
+    name = model_name(task)
     current = _alias_version(mlclient, name, alias)
     champ = version_info(task, alias="champion", settings=settings)
     cand_metrics, cand_tags = dict(cand["metrics"]), dict(cand["tags"])
@@ -366,7 +476,7 @@ def promote(
         champion_version=champ["version"] if champ and champ["version"] != str(version) else None,
         champion_metrics=champ_metrics,
         champion_tags=champ_tags,
-        overrides=_overrides(settings, task, str(version)),
+        overrides=ledger.overrides(task, str(version)),
         min_delta=min_delta,
     )
     gates = gates_for(task)
@@ -376,8 +486,7 @@ def promote(
     passed = all(r.passed for r in results)
     if passed:
         mlclient.set_registered_model_alias(name, alias, str(version))
-    _record(
-        settings,
+    ledger.add(
         task=task,
         model_name=name,
         alias=alias,
@@ -416,6 +525,8 @@ def promote_evaluated(
     rows ``evaluate`` scores the champion on, so the comparison stays like for like.
     """
     settings = settings or get_settings()
+    min_delta = check_min_delta(min_delta)  # refused before any model is scored
+    normalize_approver(approver)
     if candidate_metrics is None:
         candidate_metrics = evaluate(load_version(task, str(version), settings))
     metrics = {"candidate": dict(candidate_metrics)}
@@ -483,8 +594,13 @@ def reference_sample(
 
 
 def history(task: str, settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Every recorded alias move, refusal and override of a task, oldest first."""
+    """Every alias move (``promoted``, ``external``), refusal and override of a task, oldest first.
+
+    Moves made outside the registry since the last look are recorded first
+    (:func:`reconcile_aliases`); when MLflow cannot be reached the recorded history is still
+    returned (with a warning in the log)."""
     settings = settings or get_settings()
+    reconcile_aliases(task, settings=settings, strict=False)
     return alias_history.events(init_db(settings.db_url), task)
 
 

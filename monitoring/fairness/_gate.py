@@ -2,7 +2,8 @@
 
 Named in the task registry (``servicelens.tasks``: ``monitoring.fairness:fairness_gate``) for the
 agent-scoring task: no adequately sized group may have an impact ratio below 0.8 unless an
-override with a written justification and two distinct approvers is recorded. The registry's
+unexpired override of this gate with a written justification and two distinct approvers is recorded
+(the rules are ``model_registry.gates.active_overrides``; ignored overrides are named in the detail). The registry's
 gate types are imported only when the gate runs, so importing the audit does not load MLflow.
 """
 
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
     from model_registry.gates import GateContext, GateResult
 
 __all__ = ["registry_fields", "fairness_gate"]
-
-_OVERRIDE_GATES = {"*", "fairness", GATE_NAME}
 
 
 def registry_fields(audit: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
@@ -51,7 +50,7 @@ def registry_fields(audit: dict[str, Any]) -> tuple[dict[str, float], dict[str, 
 
 def fairness_gate(ctx: GateContext) -> GateResult:
     """No adequately sized group below the four-fifths impact ratio, unless overridden by two."""
-    from model_registry.gates import GateResult
+    from model_registry.gates import GateResult, active_overrides
 
     ratio = ctx.candidate_metrics.get("fairness_min_impact_ratio")
     if ratio is None:
@@ -73,27 +72,32 @@ def fairness_gate(ctx: GateContext) -> GateResult:
     listed = (
         ", ".join(f"{f['feature']}={f['group']} ({f['impact_ratio']:.2f})" for f in flags[:5]) or "see audit"
     )
-    valid = [
-        o
-        for o in ctx.overrides
-        if o.get("gate", "*") in _OVERRIDE_GATES
-        and len({a.strip() for a in o.get("approvers", []) if a and a.strip()}) >= 2
-        and len(str(o.get("reason", "")).strip()) >= 20
-    ]
+    valid, ignored = active_overrides(ctx, GATE_NAME)
+    if ignored:
+        numbers["ignored_overrides"] = ignored
     if valid:
         o = valid[-1]
-        numbers["override"] = {"approvers": o.get("approvers"), "reason": o.get("reason")}
+        numbers["override"] = {
+            "approvers": o["approvers"],
+            "reason": o.get("reason"),
+            "expires_at": o.get("expires_at"),
+        }
         return GateResult(
             GATE_NAME,
             True,
             f"OVERRIDDEN: lowest impact ratio {ratio:.3f} < {threshold:g} [{listed}]; approved by "
-            f"{' and '.join(o.get('approvers', []))}: {o.get('reason')}",
+            f"{' and '.join(o['approvers'])} until {o.get('expires_at')}: {o.get('reason')}",
             numbers,
         )
     return GateResult(
         GATE_NAME,
         False,
         f"lowest impact ratio {ratio:.3f} < {threshold:g} for adequately sized group(s) [{listed}]; "
-        "mitigate, or record an override with a justification and two distinct approvers",
+        "mitigate, or record an override with a justification and two distinct approvers"
+        + "".join(f"; {note}" for note in ignored),
         numbers,
     )
+
+
+#: the name this gate reports, so overrides can name it (``model_registry.gates.gate_names``)
+fairness_gate.gate_name = GATE_NAME  # type: ignore[attr-defined]

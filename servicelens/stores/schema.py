@@ -6,7 +6,10 @@ whole schema whichever stores a process happens to import. The per-table stores 
 only read and write their table.
 
 SQLite under ``SERVICELENS_HOME`` by default; PostgreSQL when ``SERVICELENS_DB_URL`` points
-at it. JSON payloads are stored as JSON text so both back ends behave the same.
+at it. JSON payloads are stored as JSON text so both back ends behave the same. A URL without a
+driver (``postgresql://``, ``postgres://``) uses the installed one, psycopg2
+(:func:`database_url`); a URL naming a driver that is not installed fails at start with one line
+that says which driver to use instead.
 
 Engines are created once per process per URL; the schema is created once per process per URL
 too (the first :func:`init_db` that reaches the database), at start-up of a service or a CLI
@@ -42,6 +45,7 @@ __all__ = [
     "ForecastSnapshot",
     "TaggingFeedback",
     "AuditReport",
+    "database_url",
     "get_engine",
     "init_db",
     "utcnow",
@@ -166,19 +170,52 @@ _SCHEMA_LOCK = threading.Lock()
 _PG_SCHEMA_LOCK_KEY = 0x5E12_5C4E  # advisory-lock id: workers starting together create tables in turn
 
 
+#: driver a URL without one gets: SQLAlchemy 2.1 would pick psycopg (3), which is not installed
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
+
+
+def database_url(url: str) -> str:
+    """``url`` with an installed driver: ``postgresql://`` and ``postgres://`` become
+    ``postgresql+psycopg2://``; anything else is returned as given once its driver imports.
+
+    Raises ValueError, one line naming ``SERVICELENS_DB_URL`` (password hidden), for a URL
+    SQLAlchemy cannot parse or whose driver is not installed."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"SERVICELENS_DB_URL: not a database URL ({exc})") from exc
+    driver = _DEFAULT_DRIVERS.get(parsed.drivername)
+    if driver is not None:
+        parsed = parsed.set(drivername=driver)
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (ImportError, NoSuchModuleError) as exc:
+        raise ValueError(
+            f"SERVICELENS_DB_URL: {shown}: driver {parsed.drivername!r} is not available ({exc}); "
+            "use sqlite:///PATH or postgresql+psycopg2://USER@HOST/DB"
+        ) from exc
+    return url if driver is None else parsed.render_as_string(hide_password=False)
+
+
 def get_engine(url: str) -> Engine:
     """One pooled engine per URL, created on first use (never at import); no DDL.
 
     For code that must work while the database is away (the prediction-log writer spools): it
-    gets an engine without touching the database. Everyone else calls :func:`init_db`.
+    gets an engine without touching the database. Everyone else calls :func:`init_db`. The URL
+    goes through :func:`database_url` first (a URL without a driver gets psycopg2).
     """
     with _LOCK:
         engine = _ENGINES.get(url)
         if engine is None:
+            target = database_url(url)
             kwargs: dict = {"pool_pre_ping": True, "future": True}
-            if url.startswith("sqlite"):
+            if target.startswith("sqlite"):
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            engine = create_engine(url, **kwargs)
+            engine = create_engine(target, **kwargs)
             _ENGINES[url] = engine
         return engine
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import bentoml
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from features.planning import QueuePlan, StaffingPlan, forecast_with_staffing
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
@@ -55,7 +55,9 @@ class StaffingTargets(BaseModel):
 
 
 class ForecastRequest(StaffingTargets):
-    queues: list[str] = Field(min_length=1, max_length=500)
+    queues: list[str] = Field(
+        min_length=1, max_length=500, description="Queues to forecast; a queue named twice is forecast once."
+    )
     horizon: int = Field(96, gt=0, le=MAX_HORIZON, description="Open intervals to forecast.")
     interval_minutes: int = Field(15, gt=0, le=1440)
     start: dt.datetime | None = Field(None, description="First interval (default: after the training data).")
@@ -66,6 +68,12 @@ class ForecastRequest(StaffingTargets):
         default_factory=list, max_length=366, description="Extra closed days."
     )
     store_snapshot: bool = True
+
+    @field_validator("queues")
+    @classmethod
+    def _distinct_queues(cls, queues: list[str]) -> list[str]:
+        """``["billing", "billing"]`` is one queue (its snapshot rows are unique per queue)."""
+        return list(dict.fromkeys(queues))
 
 
 class IntervalForecast(BaseModel):

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 import model_registry as reg
 from model_registry import gates as gates_mod
 from model_registry.gates import GateContext, GateResult, register_gate
+from model_registry.registry import client
 from servicelens.cli import build_app
 from servicelens.settings import Settings
 
@@ -133,11 +134,126 @@ def test_plugin_gate_blocks_promotion(
 def test_override_needs_two_distinct_approvers(sl_env: Settings, frame: pd.DataFrame) -> None:
     v = _register(1.0, 0.8, frame)
     with pytest.raises(ValueError, match="two distinct approvers"):
-        reg.record_override("churn", v, justification="x" * 40, approvers=["ann", "ann"])
+        reg.record_override("churn", v, justification="x" * 40, approvers=["ann", "ann"], gate="beats_champion")
     with pytest.raises(ValueError, match="justification"):
-        reg.record_override("churn", v, justification="short", approvers=["ann", "ben"])
-    reg.record_override("churn", v, justification="documented business need " * 2, approvers=["ann", "ben"])
-    assert reg.history("churn")[-1]["action"] == "override"
+        reg.record_override("churn", v, justification="short", approvers=["ann", "ben"], gate="beats_champion")
+    reg.record_override(
+        "churn", v, justification="documented business need " * 2, approvers=["ann", "ben"], gate="beats_champion"
+    )
+    last = reg.history("churn")[-1]
+    assert last["action"] == "override" and last["extra"]["gate"] == "beats_champion[roc_auc]"
+
+
+def test_approvers_are_people_not_spellings(sl_env: Settings, frame: pd.DataFrame) -> None:
+    """Was: ``--approver Alice --approver alice`` counted as two approvers."""
+    v = _register(1.0, 0.8, frame)
+    why = "documented business need, reviewed by legal"
+    for pair in (["Alice", "alice"], ["Alice", " alice"], ["ALICE\t", "alice  "], ["Ａlice", "alice"]):
+        with pytest.raises(ValueError, match="two distinct approvers"):
+            reg.record_override("churn", v, justification=why, approvers=pair, gate="beats_champion")
+    with pytest.raises(ValueError, match="approver"):
+        reg.record_override("churn", v, justification=why, approvers=["ann", "b;drop"], gate="beats_champion")
+    done = reg.record_override(
+        "churn", v, justification=why, approvers=["Ann  Lee", " ben "], gate="beats_champion"
+    )
+    assert done["approvers"] == ["ann lee", "ben"]
+    promoted = reg.promote("churn", v, reason="first", approver="  Carol ")
+    assert promoted.promoted and reg.history("churn")[-1]["actor"] == "carol"
+    with pytest.raises(ValueError, match="approver"):
+        reg.promote("churn", v, reason="again", approver="   ")
+    res = CliRunner().invoke(
+        build_app(),
+        ["registry", "override", "churn", v, "--justification", why, "--approver", "Alice", "--approver",
+         "alice", "--gate", "beats_champion"],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "two distinct approvers" in res.output
+
+
+def test_overrides_name_a_gate_of_the_task_and_expire(sl_env: Settings, frame: pd.DataFrame) -> None:
+    """Was: an override for a non-existent gate was recorded, and overrides never expired."""
+    import datetime as dt
+
+    v = _register(1.0, 0.8, frame)
+    why = "documented business need, reviewed by legal"
+    assert gates_mod.gate_names("churn") == ["beats_champion[roc_auc]"]
+    for gate in ("no_such_gate", "*", "fairness"):  # churn has no fairness gate
+        with pytest.raises(ValueError, match=r"gate: churn has no gate .*beats_champion\[roc_auc\]"):
+            reg.record_override("churn", v, justification=why, approvers=["ann", "ben"], gate=gate)
+    for days in (0, -3, 366):
+        with pytest.raises(ValueError, match="expires_days"):
+            reg.record_override(
+                "churn", v, justification=why, approvers=["ann", "ben"], gate="beats_champion", expires_days=days
+            )
+    done = reg.record_override("churn", v, justification=why, approvers=["ann", "ben"], gate="beats_champion")
+    expires = dt.datetime.fromisoformat(done["expires_at"])
+    assert dt.timedelta(days=29, hours=23) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(days=30)
+    runner, app = CliRunner(), build_app()
+    res = runner.invoke(
+        app, ["registry", "override", "churn", v, "--justification", why, "--approver", "ann", "--approver",
+              "ben", "--gate", "nonexistent"],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "has no gate 'nonexistent'" in res.output
+    res = runner.invoke(
+        app, ["registry", "override", "churn", v, "--justification", why, "--approver", "ann", "--approver",
+              "ben", "--gate", "beats_champion[roc_auc]", "--expires-days", "7"],
+    )  # fmt: skip
+    assert res.exit_code == 0 and "valid until" in res.output, res.output
+
+
+def test_min_delta_cannot_go_below_the_floor(sl_env: Settings, frame: pd.DataFrame) -> None:
+    """Was: ``--min-delta -1`` promoted a worse model (0.856 "beat" 0.933)."""
+    v1 = _register(1.0, 0.933, frame)
+    assert reg.promote("churn", v1, reason="first", approver="ann").promoted
+    v2 = _register(2.0, 0.856, frame)
+    for bad in (-1.0, -1e-9, float("nan"), float("-inf")):
+        with pytest.raises(ValueError, match="min_delta"):
+            reg.promote("churn", v2, reason="looser bar", approver="ann", min_delta=bad)
+        with pytest.raises(ValueError, match="min_delta"):
+            reg.promote_evaluated(
+                "churn", v2, evaluate=lambda m: {"roc_auc": 1.0}, eval_fingerprint="e", reason="r",
+                approver="ann", min_delta=bad,
+            )  # fmt: skip
+    res = CliRunner().invoke(
+        build_app(),
+        ["registry", "promote", "churn", v2, "--reason", "r", "--approver", "ann", "--min-delta", "-1"],
+    )
+    assert res.exit_code == 2 and "min_delta" in res.output, res.output
+    assert reg.load("churn").version == v1
+    # a stricter bar is fine; a hand-built gate context cannot loosen it either
+    assert not reg.promote("churn", v2, reason="stricter", approver="ann", min_delta=0.01).promoted
+    ctx = GateContext("churn", v2, {"roc_auc": 0.856}, {"eval_fingerprint": "e"}, v1, {"roc_auc": 0.933},
+                      {"eval_fingerprint": "e"}, min_delta=-1.0)  # fmt: skip
+    assert not gates_mod.metric_gate(ctx).passed
+
+
+def test_alias_moved_outside_the_registry_appears_in_history(sl_env: Settings, frame: pd.DataFrame) -> None:
+    """Was: an alias set directly in MLflow was served by hot reload, never in ``registry history``."""
+    from services.base import ChampionHolder
+
+    v1 = _register(1.0, 0.8, frame)
+    v2 = _register(2.0, 0.7, frame)
+    assert reg.promote("churn", v1, reason="first", approver="ann").promoted
+    mlflow_client = client()
+    mlflow_client.set_registered_model_alias(reg.model_name("churn"), "champion", v2)  # around the gates
+    holders = [ChampionHolder("churn"), ChampionHolder("churn")]  # two workers start / hot-reload
+    assert {h.version for h in holders} == {v2}
+    events = reg.history("churn")
+    assert [(e["action"], e["alias"], e["from_version"], e["to_version"]) for e in events] == [
+        ("promoted", "champion", None, v1),
+        ("external", "champion", v1, v2),
+    ]
+    assert "outside" in events[-1]["reason"] and events[-1]["actor"].startswith("mlflow")
+    # a promotion after the outside move starts from where the alias really was
+    v3 = _register(3.0, 0.9, frame)
+    done = reg.promote("churn", v3, reason="better", approver="ann")
+    assert done.promoted and done.from_version == v2
+    mlflow_client.delete_registered_model_alias(reg.model_name("churn"), "champion")
+    mlflow_client.set_registered_model_alias(reg.model_name("churn"), "challenger", v1)
+    tail = [(e["action"], e["alias"], e["from_version"], e["to_version"]) for e in reg.history("churn")[-2:]]
+    assert tail == [("external", "champion", v3, ""), ("external", "challenger", None, v1)]
+    assert len(reg.history("churn")) == 5  # looking again records nothing new
+    res = CliRunner().invoke(build_app(), ["registry", "history", "churn"])
+    assert res.exit_code == 0 and "external" in res.output and f"v{v3} -> v-" in res.output
 
 
 def test_promote_rejects_unknown_version_and_alias(sl_env: Settings, frame: pd.DataFrame) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 import model_registry
@@ -54,10 +56,33 @@ def test_gate_unit_rules() -> None:
     assert not fairness_gate(_ctx({"fairness_min_impact_ratio": 0.6}, overrides=one)).passed
     other_gate = [{"gate": "beats_champion[roc_auc]", "approvers": ["a", "b"], "reason": "x" * 30}]
     assert not fairness_gate(_ctx({"fairness_min_impact_ratio": 0.6}, overrides=other_gate)).passed
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
     two = [
-        {"gate": "fairness", "approvers": ["alice", "bob"], "reason": "a long enough written justification"}
-    ]
+        {"gate": "fairness", "approvers": ["alice", "bob"], "reason": "a long enough written justification",
+         "expires_at": later}
+    ]  # fmt: skip
     assert fairness_gate(_ctx({"fairness_min_impact_ratio": 0.6}, overrides=two)).passed
+    assert fairness_gate(_ctx({"fairness_min_impact_ratio": 0.6}, overrides=[{**two[0], "gate": GATE_NAME}])).passed
+
+
+def test_gate_ignores_expired_undated_one_person_and_wildcard_overrides() -> None:
+    """Was: ``--approver Alice --approver alice`` overrode the gate; overrides never expired."""
+    low = {"fairness_min_impact_ratio": 0.633}
+    why = "a long enough written justification"
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+    earlier = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat()
+    cases = {
+        "needs two distinct approvers": {"gate": GATE_NAME, "approvers": ["Alice", " alice"], "reason": why,
+                                         "expires_at": later},
+        "expired": {"gate": GATE_NAME, "approvers": ["alice", "bob"], "reason": why, "expires_at": earlier},
+        "no expiry date": {"gate": GATE_NAME, "approvers": ["alice", "bob"], "reason": why},
+    }  # fmt: skip
+    for note, override in cases.items():
+        result = fairness_gate(_ctx(low, overrides=[override]))
+        assert not result.passed and note in result.detail, (note, result.detail)
+        assert any(note in n for n in result.numbers["ignored_overrides"])
+    wildcard = {"gate": "*", "approvers": ["alice", "bob"], "reason": why, "expires_at": later}
+    assert not fairness_gate(_ctx(low, overrides=[wildcard])).passed
 
 
 def test_registry_refuses_biased_model_and_overrides_need_two_approvers(sl_env: Settings) -> None:
@@ -78,7 +103,15 @@ def test_registry_refuses_biased_model_and_overrides_need_two_approvers(sl_env: 
 
     with pytest.raises(ValueError, match="two distinct approvers"):
         model_registry.record_override(
-            TASK, base_v, justification="legal reviewed; labels re-audited", approvers=["alice", " alice"]
+            TASK,
+            base_v,
+            justification="legal reviewed; labels re-audited",
+            approvers=["Alice", " alice"],
+            gate="fairness",
+        )
+    with pytest.raises(ValueError, match="has no gate"):
+        model_registry.record_override(
+            TASK, base_v, justification="legal reviewed; labels re-audited", approvers=["ann", "bob"], gate="speed"
         )
     again = model_registry.promote(TASK, base_v, reason="retry", approver="alice")
     assert not again.promoted
