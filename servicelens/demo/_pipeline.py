@@ -180,8 +180,14 @@ def demo_command(
         raise typer.BadParameter(f"{data_dir} is not a folder", param_hint="--data-dir")
     state = run_demo(data_dir, seed, days, serve)
     typer.echo("")
+    from model_registry import version_info
+
     for task, version in state.versions.items():
-        typer.echo(f"{task:<14} registered v{version}   (history: servicelens registry history {task})")
+        champion = (version_info(task, alias="champion") or {}).get("version", "-")
+        typer.echo(
+            f"{task:<14} trained v{version}, serving @champion v{champion}"
+            f"   (history: servicelens registry history {task})"
+        )
     for name, path in state.reports.items():
         typer.echo(f"{name:<14} {path}")
     typer.echo(f"total {sum(state.timings.values()):.0f} s; open {state.reports.get('index')}")
