@@ -41,6 +41,7 @@ ABANDON_FEATURES: list[str] = [
     "cust_prior_hangs",
 ]
 CALL_TYPES: list[str] = ["IN", "NE", "NW", "PE", "PS", "TT"]
+_TYPE_CODES: dict[str, int] = {t: i for i, t in enumerate(CALL_TYPES)}
 _LABELS: dict[str, str] = {
     "hour": "hour of day",
     "weekday": "weekday",
@@ -110,40 +111,96 @@ class AbandonmentPredictor:
         self.features = list(features or ABANDON_FEATURES)
         self.pr_table = pr_table
 
-    def _frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        X = pd.DataFrame(index=df.index)
-        for col in self.features:
+    def _matrix(self, df: pd.DataFrame) -> np.ndarray:
+        """The inputs as the booster's float matrix, one column per feature in order.
+
+        Numbers as float (unreadable or absent -> NaN); ``type`` as its index in ``CALL_TYPES``
+        (anything else -> NaN), which is how LightGBM encodes the categorical frame it was fitted
+        on. Built from the columns directly: per request this is most of the serving cost.
+        """
+        out = np.empty((len(df), len(self.features)))
+        for j, col in enumerate(self.features):
+            s = df[col] if col in df.columns else None
             if col == "type":
-                vals = df[col].astype(str) if col in df.columns else pd.Series(np.nan, index=df.index)
-                X[col] = pd.Categorical(vals, categories=CALL_TYPES)
+                codes = [-1] * len(df) if s is None else [_TYPE_CODES.get(v, -1) for v in s.astype(str)]
+                out[:, j] = np.where(np.asarray(codes) < 0, np.nan, codes)
+            elif s is None:
+                out[:, j] = np.nan
+            elif s.dtype == np.float64:
+                out[:, j] = s.to_numpy()
             else:
-                vals = df[col] if col in df.columns else np.nan
-                X[col] = pd.to_numeric(pd.Series(vals, index=df.index), errors="coerce").astype(float)
-        return X
+                out[:, j] = pd.to_numeric(s, errors="coerce").astype(float).to_numpy()
+        return out
+
+    def _frame(self, df: pd.DataFrame, matrix: np.ndarray | None = None) -> pd.DataFrame:
+        """The model's input frame: numbers as float (unreadable -> NaN), ``type`` categorical."""
+        M = self._matrix(df) if matrix is None else matrix
+        cols: dict[str, Any] = {}
+        for j, col in enumerate(self.features):
+            if col == "type":
+                codes = np.nan_to_num(M[:, j], nan=-1).astype(int)
+                cols[col] = pd.Categorical.from_codes(codes, categories=CALL_TYPES)
+            else:
+                cols[col] = M[:, j]
+        return pd.DataFrame(cols, index=df.index)
+
+    def _booster(self) -> Any:
+        """The LightGBM booster when it can be called on the float matrix directly, else None.
+
+        That is what LightGBM's sklearn wrapper does with our frame (category -> code, unknown
+        -> NaN, float64) after per-call pandas checks; calling the booster directly gives the
+        identical numbers without them. Only when the booster's categories are exactly ours.
+        """
+        booster = getattr(self.model, "booster_", None)
+        if booster is None or getattr(booster, "pandas_categorical", None) != [CALL_TYPES]:
+            return None
+        return booster
+
+    def _scores(self, df: pd.DataFrame, contributions: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """(P(hang up), per-feature contributions or None, the input matrix): one read of the rows."""
+        M = self._matrix(df)
+        booster = self._booster()
+        if booster is None:  # any other classifier: through its own API on the frame
+            X = self._frame(df, M)
+            prob = self.model.predict_proba(X)[:, 1]
+            contrib = np.asarray(self.model.predict(X, pred_contrib=True)) if contributions else None
+        else:
+            prob = booster.predict(M)
+            contrib = booster.predict(M, pred_contrib=True) if contributions else None
+        return prob, (None if contrib is None else contrib[:, :-1]), M
 
     def abandon_probability(self, df: pd.DataFrame) -> np.ndarray:
         """P(hang up) for rows of queue-state features."""
         if len(df) == 0:
             return np.zeros(0)
-        return self.model.predict_proba(self._frame(df))[:, 1]
+        return self._scores(df, contributions=False)[0]
 
     def drivers(self, df: pd.DataFrame, top: int = 2) -> list[str]:
         """The ``top`` features pushing each caller's risk up most (LightGBM ``pred_contrib``)."""
+        return self.probability_and_drivers(df, top)[1]
+
+    def probability_and_drivers(self, df: pd.DataFrame, top: int = 2) -> tuple[np.ndarray, list[str]]:
+        """:meth:`abandon_probability` and :meth:`drivers` from one pass over the rows.
+
+        A driver is one of the ``top`` largest contributions among the caller's known features,
+        shown only when it raises the risk (``label = value``, comma-separated).
+        """
         if len(df) == 0:
-            return []
-        X = self._frame(df)
-        contrib = np.asarray(self.model.predict(X, pred_contrib=True))[:, :-1]
+            return np.zeros(0), []
+        prob, contrib, M = self._scores(df, contributions=True)
+        assert contrib is not None
+        known = ~np.isnan(M)
+        order = np.argsort(-contrib, axis=1, kind="stable")
+        labels = [_LABELS.get(col, col) for col in self.features]
         out = []
-        for i in range(len(X)):
-            known = [j for j in np.argsort(-contrib[i], kind="stable") if not pd.isna(X.iloc[i, j])]
-            parts = []
-            for j in [j for j in known[:top] if contrib[i, j] > 0]:
-                col = self.features[j]
-                val = X[col].iloc[i]
-                shown = f"{val:g}" if isinstance(val, float) else str(val)
-                parts.append(f"{_LABELS.get(col, col)} = {shown}")
-            out.append(", ".join(parts))
-        return out
+        for i in range(len(M)):
+            picked = [j for j in order[i][known[i, order[i]]][:top] if contrib[i, j] > 0]
+            out.append(", ".join(f"{labels[j]} = {self._shown(j, M[i, j])}" for j in picked))
+        return prob, out
+
+    def _shown(self, j: int, value: float) -> str:
+        """A driver's value as operators read it: numbers in ``%g``, a service type as its code."""
+        return CALL_TYPES[int(value)] if self.features[j] == "type" else f"{value:g}"
 
     def threshold_for_precision(self, target: float) -> float:
         """Lowest out-of-fold threshold reaching ``target`` precision (else the current one)."""
