@@ -61,6 +61,15 @@ def test_service_scores_and_rejects_bad_input(sl_env: Settings, tmp_path) -> Non
         assert wrong.status_code == 422 and "MonthlyCharges" in wrong.json()["errors"][0]["field"]
         empty = client.post("/churn/score", json={})
         assert empty.status_code == 422
+        batch = [_customer(customerID=str(i), tenure=i % 40) for i in range(40)]
+        full = client.post("/churn/score", json={"customers": batch}).json()["scores"]
+        bare = client.post("/churn/score", json={"customers": batch, "reasons": "none"}).json()["scores"]
+        assert all(s["reasons"] == [] for s in bare)
+        assert [s["churn_probability"] for s in bare] == [s["churn_probability"] for s in full]
+        top = client.post("/churn/score", json={"customers": batch, "reasons": "top-tier"}).json()["scores"]
+        assert [s["reasons"] for s in top] == [s["reasons"] if s["risk_tier"] == "high" else [] for s in full]
+        odd = client.post("/churn/score", json={"customer": _customer(), "reasons": "some"})
+        assert odd.status_code == 422 and "reasons" in odd.json()["errors"][0]["field"]
         src = tmp_path / "in.csv"
         simulate_customers(30, seed=9).drop(columns=["Churn"]).to_csv(src, index=False)
         customers = pd.read_csv(src, dtype={"customerID": str, "TotalCharges": str})
@@ -87,6 +96,13 @@ def test_service_scores_and_rejects_bad_input(sl_env: Settings, tmp_path) -> Non
     assert [json.loads(r) for r in scored["reasons"]] == [s["reasons"] for s in api]
     old_flag = runner.invoke(_churn_app(), ["score", "--input", str(src), "--output", str(out)])
     assert old_flag.exit_code == 0, old_flag.output
+    res = runner.invoke(_churn_app(), ["score", "--input", str(src), "--out", str(out), "--reasons", "none"])
+    assert res.exit_code == 0, res.output
+    bare = pd.read_csv(out, dtype={"customerID": str}, keep_default_na=False)
+    assert bare["churn_probability"].tolist() == scored["churn_probability"].tolist()
+    assert (bare["reasons"] == "[]").all() and (bare["reason_1"] == "").all()
+    res = runner.invoke(_churn_app(), ["score", "--input", str(src), "--out", str(out), "--reasons", "few"])
+    assert res.exit_code == 2 and "--reasons must be one of" in res.output and "Traceback" not in res.output
 
     bad = tmp_path / "bad.csv"
     simulate_customers(5, seed=9).assign(tenure=[1, 2, -1, 3, 4]).to_csv(bad, index=False)
