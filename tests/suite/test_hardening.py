@@ -301,3 +301,25 @@ def test_compose_binds_every_service_where_containers_reach_it() -> None:
         cmd = compose["services"][name]["command"]
         assert cmd[cmd.index("--host") + 1] == "0.0.0.0", name
     assert json.dumps(compose)  # parses
+
+
+def test_churn_score_csv_escapes_formula_cells(sl_env: Settings, tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from servicelens.simulator.customers import simulate_customers
+    from services.churn.cli import register
+    from training.churn import train_and_register
+
+    train_and_register(n=600, seed=5)
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame = simulate_customers(5, seed=9).drop(columns=["Churn"])
+    frame["customerID"] = ['=HYPERLINK("http://evil")', "+1", "@SUM(A1)", "-2", "plain"]
+    frame.to_csv(src, index=False)
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    res = CliRunner().invoke(app, ["score", "--input", str(src), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    ids = [row["customerID"] for row in csv.DictReader(out.open())]
+    assert ids == ['\'=HYPERLINK("http://evil")', "'+1", "'@SUM(A1)", "'-2", "plain"]
