@@ -1,4 +1,4 @@
-"""Bias audits a governance reviewer can act on (fairlearn MetricFrame underneath).
+"""Bias audits a governance reviewer can act on (fairlearn's metric definitions; MetricFrame the reference).
 
 For each sensitive feature and each intersection of two: group sizes, selection rate, TPR,
 FPR, precision, accuracy and the confusion matrix per group, with bootstrap 95% intervals;
