@@ -341,19 +341,49 @@ class JSONErrorMiddleware:
             )
 
 
-_KEYS_CACHE: dict[str, tuple[float, dict[str, set[str]]]] = {}
+#: per key file: (signature of the file read, last good keys or None, why the file was refused)
+_KEYS_CACHE: dict[str, tuple[tuple[int, int, int] | None, dict[str, set[str]] | None, str | None]] = {}
+
+
+_KEYS_UNAVAILABLE = "API keys unavailable: the key file is invalid (the service log says why)"
 
 
 def _keys(settings: Settings) -> dict[str, set[str]]:
+    """``{sha256: roles}`` of the key file, re-read when the file changes.
+
+    A key file edited into something that cannot be trusted (broken YAML, unknown role, entry
+    without ``sha256``: ``load_keys`` raises naming the file and entry) does not take effect:
+    the last good keys stay in force and the reason is logged once. With no good set yet (a
+    broken file at start) every key is refused with a JSON 503 instead of a 500."""
     path = settings.api_keys_file
     if path is None:
         return {}
-    mtime = Path(path).stat().st_mtime if Path(path).exists() else 0.0
+    try:
+        st = Path(path).stat()
+        signature: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        signature = None  # absent: load_keys grants nothing
+    good, error = None, None
     cached = _KEYS_CACHE.get(str(path))
-    if cached is None or cached[0] != mtime:
-        cached = (mtime, load_keys(path))
-        _KEYS_CACHE[str(path)] = cached
-    return cached[1]
+    if cached is not None:
+        last_sig, good, error = cached
+        if last_sig == signature:
+            if good is None:
+                raise HTTPException(status_code=503, detail=_KEYS_UNAVAILABLE)
+            return good
+    try:
+        good, error = load_keys(path), None
+    except (ValueError, OSError) as exc:
+        error = str(exc)
+        logger.error(
+            "key file refused, %s: %s",
+            "keeping the last good keys" if good is not None else "no good keys yet, every key is refused",
+            error,
+        )
+    _KEYS_CACHE[str(path)] = (signature, good, error)
+    if good is None:
+        raise HTTPException(status_code=503, detail=_KEYS_UNAVAILABLE)
+    return good
 
 
 def requires(*roles: str) -> Any:
