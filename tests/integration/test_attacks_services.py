@@ -49,6 +49,15 @@ class NotChurn:
         return df
 
 
+def _post(client: httpx.Client, path: str, body: Any) -> tuple[int, str, str]:
+    """Status, content type and body of a POST; status -1 when the connection failed."""
+    try:
+        r = client.post(path, json=body)
+    except httpx.HTTPError as exc:
+        return -1, "", repr(exc)
+    return r.status_code, r.headers.get("content-type", ""), r.text
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     with pytest.MonkeyPatch.context() as mp:
@@ -90,44 +99,37 @@ def test_1_a_poisoned_caller_fails_only_its_own_requests(home: Settings) -> None
     counts = {"requests": 0, "5xx": 0, "cross_caller_failures": 0, "non_json_5xx": 0, "broken_keepalive": 0}
     lock = threading.Lock()
     errors: list[str] = []
+    poisoned: list[tuple[int, int, str]] = []  # (model poison?, status, body) of each poisoned request
 
     def clean_client(k: int) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
             for i in range(20):
-                body = {"texts": [f"please reset my password {k}-{i}", "cancel my plan"]}
-                try:
-                    r = (
-                        c.post("/tag/batch", json=body)
-                        if i % 2
-                        else c.post("/tag", json={"text": body["texts"][0]})
-                    )
-                    code = r.status_code
-                except httpx.HTTPError as exc:
-                    code, r = -1, None
-                    errors.append(repr(exc))
+                texts = [f"please reset my password {k}-{i}", "cancel my plan"]
+                code, _, text = (
+                    _post(c, "/tag/batch", {"texts": texts})
+                    if i % 2
+                    else _post(c, "/tag", {"text": texts[0]})
+                )
                 with lock:
                     counts["requests"] += 1
                     counts["5xx"] += code >= 500
                     counts["cross_caller_failures"] += code != 200
-                    if code != 200 and r is not None:
-                        errors.append(r.text[:200])
+                    if code != 200:
+                        errors.append(f"{code} {text[:200]}")
 
     def poison_client(k: int) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
             for i in range(20):
                 texts = ["hello", POISON] if i % 2 else ["hello", "\u0007"]
-                r = c.post("/tag/batch", json={"texts": texts})
-                after = c.post("/tag", json={"text": "hello again"})  # the same keep-alive connection
+                code, ctype, text = _post(c, "/tag/batch", {"texts": texts})
+                after, _, _ = _post(c, "/tag", {"text": "hello again"})  # the same keep-alive connection
                 with lock:
                     counts["requests"] += 2
-                    counts["5xx"] += (r.status_code >= 500) + (after.status_code >= 500)
-                    if r.status_code >= 500 and "json" not in r.headers.get("content-type", ""):
+                    counts["5xx"] += (code >= 500) + (after >= 500)
+                    if code >= 500 and "json" not in ctype:
                         counts["non_json_5xx"] += 1
-                    counts["broken_keepalive"] += after.status_code != 200
-                if i % 2:
-                    assert r.status_code == 500 and r.json()["error"] == "internal_error", r.text
-                else:  # a text of control characters never reaches the model
-                    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "texts.1", r.text
+                    counts["broken_keepalive"] += after != 200  # dropped, or failed after a 500
+                    poisoned.append((i % 2, code, text[:300]))
 
     group = start_services(["tagging"], ports={"tagging": port}, settings=home)
     try:
@@ -145,6 +147,12 @@ def test_1_a_poisoned_caller_fails_only_its_own_requests(home: Settings) -> None
     assert counts["non_json_5xx"] == 0 and counts["broken_keepalive"] == 0
     assert counts["requests"] == 4 * 20 + 2 * 20 * 2
     assert counts["5xx"] == 2 * 10, "only the poisoned requests themselves fail"
+    assert len(poisoned) == 2 * 20
+    for model_poison, status, text in poisoned:
+        if model_poison:  # fails alone, as JSON
+            assert status == 500 and '"internal_error"' in text, text
+        else:  # a text of control characters never reaches the model
+            assert status == 422 and '"texts.1"' in text, text
 
 
 def test_4_every_request_is_bounded(governance: ServiceGroup) -> None:
