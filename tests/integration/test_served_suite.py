@@ -344,7 +344,8 @@ def test_fuzz_no_5xx_json_4xx_and_accepted_requests_logged(suite: Suite, service
     seconds = time.perf_counter() - started
     suite.fuzz[service] = {"requests": result.requests, "status": dict(result.status), "seconds": seconds}
     print(
-        f"\nfuzz {service}: {result.requests} requests {dict(result.status)} in {seconds:.0f} s (budget {budget})"
+        f"\nfuzz {service}: {result.requests} requests {dict(result.status)} in {seconds:.0f} s (budget {budget}); "
+        f"answered per operation: {dict(result.answered)}"
     )
     assert result.requests >= MIN_FUZZ, f"{service}: only {result.requests} generated requests"
     assert not result.server_errors, "\n".join(result.server_errors)
