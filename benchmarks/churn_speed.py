@@ -108,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     data = load_customers(args.data)
     t0 = time.perf_counter()
     result = train_and_register(data, seed=args.seed, n_jobs=1)
-    print(f"trained churn v{result.version} on {len(data)} rows in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    print(
+        f"trained churn v{result.version} on {len(data)} rows in {time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
     predictor = load("churn").model
     booster = predictor.model.booster_
 
@@ -144,7 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     b1000, x1000 = big.iloc[:1000].reset_index(drop=True), X_all[:1000]
     contrib_1000 = _median_seconds(lambda: booster.predict(x1000, pred_contrib=True, num_threads=1))
-    add("1,000 customers, reasons=all (pred_contrib)", contrib_1000, _median_seconds(lambda: use_case(b1000, "all")), 1.5)
+    add(
+        "1,000 customers, reasons=all (pred_contrib)",
+        contrib_1000,
+        _median_seconds(lambda: use_case(b1000, "all")),
+        1.5,
+    )
     if has_choice:
         add(
             "1,000 customers, reasons=top-tier (pred_contrib)",
@@ -154,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     predict_10k = _median_seconds(lambda: booster.predict(X_all, num_threads=1), min_reps=3)
     e2e_10k = _median_seconds(lambda: use_case(big, "none"), min_reps=3)
-    label = "10,000 customers, reasons=none (predict)" if has_choice else "10,000 customers, with reasons (predict)"
+    label = (
+        "10,000 customers, reasons=none (predict)"
+        if has_choice
+        else "10,000 customers, with reasons (predict)"
+    )
     add(label, predict_10k, e2e_10k, None)
     rate = 10_000 / e2e_10k
 
@@ -186,22 +198,40 @@ def main(argv: list[str] | None = None) -> int:
             http_1 = _median_seconds(lambda: post(body_1), min_reps=20)
         inproc_1000 = _median_seconds(lambda: use_case(b1000, "all"))
         inproc_1 = _median_seconds(lambda: use_case(one, "all"), min_reps=10)
-        http_rows.append(("HTTP 1,000 customers vs in process", inproc_1000, http_1000, "<= 1.5x", http_1000 / inproc_1000 <= 1.5))
+        http_rows.append(
+            (
+                "HTTP 1,000 customers vs in process",
+                inproc_1000,
+                http_1000,
+                "<= 1.5x",
+                http_1000 / inproc_1000 <= 1.5,
+            )
+        )
         http_rows.append(("HTTP 1 customer vs in process", inproc_1, http_1, "", True))
 
     width = 52
-    print(f"\nchurn scoring on {args.data.name} ({len(raw)} rows; batches cycle them), model v{result.version}")
+    print(
+        f"\nchurn scoring on {args.data.name} ({len(raw)} rows; batches cycle them), model v{result.version}"
+    )
     print(f"{'case':<{width}} {'model ms':>10} {'end-to-end ms':>14} {'ratio':>8}  target")
     for label, model_s, e2e_s, goal, ok in rows:
         mark = "" if not goal else ("ok" if ok else "MISSED")
-        print(f"{label:<{width}} {model_s * 1e3:>10.3f} {e2e_s * 1e3:>14.3f} {e2e_s / model_s:>7.2f}x  {goal} {mark}")
-    print(f"{'10,000 customers without reasons: customers/s':<{width}} {'':>10} {rate:>14,.0f} {'':>8}  >= 50,000 "
-          f"{'ok' if rate >= 50_000 else 'MISSED'}")
+        print(
+            f"{label:<{width}} {model_s * 1e3:>10.3f} {e2e_s * 1e3:>14.3f} {e2e_s / model_s:>7.2f}x  {goal} {mark}"
+        )
+    print(
+        f"{'10,000 customers without reasons: customers/s':<{width}} {'':>10} {rate:>14,.0f} {'':>8}  >= 50,000 "
+        f"{'ok' if rate >= 50_000 else 'MISSED'}"
+    )
     if http_rows:
-        print(f"\n{'served endpoint (ASGI in process)':<{width}} {'in-proc ms':>10} {'HTTP ms':>14} {'ratio':>8}  target")
+        print(
+            f"\n{'served endpoint (ASGI in process)':<{width}} {'in-proc ms':>10} {'HTTP ms':>14} {'ratio':>8}  target"
+        )
         for label, base_s, e2e_s, goal, ok in http_rows:
             mark = "" if not goal else ("ok" if ok else "MISSED")
-            print(f"{label:<{width}} {base_s * 1e3:>10.3f} {e2e_s * 1e3:>14.3f} {e2e_s / base_s:>7.2f}x  {goal} {mark}")
+            print(
+                f"{label:<{width}} {base_s * 1e3:>10.3f} {e2e_s * 1e3:>14.3f} {e2e_s / base_s:>7.2f}x  {goal} {mark}"
+            )
     return 0
 
 

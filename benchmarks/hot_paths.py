@@ -42,7 +42,9 @@ BATCHES = (1, 25, 1000)
 Row = tuple[str, int, float, float]
 
 
-def _paired(model: Callable[[], Any], use_case: Callable[[], Any], *, reps: int = 5, budget_s: float = 2.0) -> tuple[float, float]:
+def _paired(
+    model: Callable[[], Any], use_case: Callable[[], Any], *, reps: int = 5, budget_s: float = 2.0
+) -> tuple[float, float]:
     """Best wall time of each of two calls, measured alternately in the same loop.
 
     Alternating gives both the same background load; the minimum is the cost without other
@@ -119,6 +121,7 @@ def bench_intervention(predictor: Any, calls: Any) -> list[Row]:
     policy = TriggerPolicy()
     now = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
     store = TriggerStore(init_db(f"sqlite:///{tempfile.mkdtemp(prefix='sl_hot_triggers_')}/t.db"))
+
     def measure(n: int) -> list[Row]:
         events = []
         for i, rec in enumerate(_sized(records, n)):
@@ -145,7 +148,9 @@ def bench_intervention(predictor: Any, calls: Any) -> list[Row]:
             return candidates_for(body, predictor, policy, now)
 
         def with_store() -> Any:
-            return evaluate_interventions(store, predictor, body, model_version="1", policy=policy, clock=lambda: now)
+            return evaluate_interventions(
+                store, predictor, body, model_version="1", policy=policy, clock=lambda: now
+            )
 
         return [
             ("intervention: candidates_for", n, *_paired(model, use_case)),
@@ -159,6 +164,7 @@ def bench_tagging(tagger: Any, tickets: Any) -> list[Row]:
     from features.text import clean_text, redact_pii
 
     texts = tickets["text"].astype(str).tolist()
+
     def measure(n: int) -> Row:
         batch = _sized(texts, n)
         cleaned = [clean_text(redact_pii(t)) for t in batch]

@@ -143,9 +143,13 @@ class CompiledForest:
         """Leaf value and exact path-dependent Shapley values of tree ``t`` for every split pattern."""
         slot = {id(n): s for s, n in enumerate(nodes)}
         features = sorted({int(n["split_feature"]) for n in nodes})
-        first_slot = {f: next(s for s, n in enumerate(nodes) if int(n["split_feature"]) == f) for f in features}
+        first_slot = {
+            f: next(s for s, n in enumerate(nodes) if int(n["split_feature"]) == f) for f in features
+        }
         m = len(features)
-        weight = {size: math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m) for size in range(m)}
+        weight = {
+            size: math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m) for size in range(m)
+        }
 
         def value(node: dict[str, Any], bits: int, known: frozenset[int]) -> float:
             """E[tree | the features in ``known`` take this row's answers], cover-weighted elsewhere."""
@@ -155,7 +159,9 @@ class CompiledForest:
             if int(node["split_feature"]) in known:
                 return value(left if bits >> slot[id(node)] & 1 else right, bits, known)
             total = _count(node)
-            return _count(left) / total * value(left, bits, known) + _count(right) / total * value(right, bits, known)
+            return _count(left) / total * value(left, bits, known) + _count(right) / total * value(
+                right, bits, known
+            )
 
         if not nodes:
             self.leaf[t, :] = float(root["leaf_value"])
@@ -180,7 +186,9 @@ class CompiledForest:
                         phi += weight[size] * (v[frozenset((*s, f))] - v[frozenset(s)])
                 self.shap[t, bits, first_slot[f]] = phi
 
-    def _layout(self, node_col: np.ndarray, node_thr: np.ndarray, slot_feature: np.ndarray, used: list[int]) -> None:
+    def _layout(
+        self, node_col: np.ndarray, node_thr: np.ndarray, slot_feature: np.ndarray, used: list[int]
+    ) -> None:
         """Arrays for predict time, rows on the last (contiguous) axis and slots outermost.
 
         Derived columns are grouped by kind so that building them is a handful of array operations
@@ -197,7 +205,9 @@ class CompiledForest:
         ]
         cats = [(f, param) for f, c, param in cols if c == "cat"]
         self._cat_features = np.asarray([f for f, _ in cats], dtype=np.intp)
-        self._cat_width = max((max(p, default=-1) for _, p in cats), default=-1) + 2  # codes 0..max, then "other"
+        self._cat_width = (
+            max((max(p, default=-1) for _, p in cats), default=-1) + 2
+        )  # codes 0..max, then "other"
         lut = np.ones((len(cats), self._cat_width))  # 0.0 = in the left set (goes left at threshold 0.5)
         for q, (_, param) in enumerate(cats):
             lut[q, sorted(param)] = 0.0
@@ -222,10 +232,12 @@ class CompiledForest:
         ]
         pairs.sort()
         self._pair_tree = np.asarray([t for _, _, t in pairs], dtype=np.intp)
-        self._pair_offset = np.asarray(
-            [s * self.n_trees * patterns for _, s, _ in pairs], dtype=np.intp
-        )[:, None]
-        self._shap_by_slot = np.ascontiguousarray(self.shap.transpose(2, 0, 1)).ravel()  # (slot, tree, pattern)
+        self._pair_offset = np.asarray([s * self.n_trees * patterns for _, s, _ in pairs], dtype=np.intp)[
+            :, None
+        ]
+        self._shap_by_slot = np.ascontiguousarray(
+            self.shap.transpose(2, 0, 1)
+        ).ravel()  # (slot, tree, pattern)
         feats = np.asarray([f for f, _, _ in pairs], dtype=np.intp)
         self._pair_features, self._pair_starts = np.unique(feats, return_index=True)
 

@@ -156,7 +156,9 @@ class AbandonmentPredictor:
             return None
         return booster
 
-    def _scores(self, df: pd.DataFrame, contributions: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    def _scores(
+        self, df: pd.DataFrame, contributions: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """(P(hang up), per-feature contributions or None, the input matrix): one read of the rows."""
         M = self._matrix(df)
         booster = self._booster()

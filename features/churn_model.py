@@ -226,7 +226,9 @@ class ChurnPredictor:
             raw, contrib = self._forest.raw_and_contributions(X)
             return self._forest.probability(raw), contrib[:, :-1]
         booster = self.model.booster_
-        return np.asarray(booster.predict(X), dtype=float), np.asarray(booster.predict(X, pred_contrib=True))[:, :-1]
+        return np.asarray(booster.predict(X), dtype=float), np.asarray(booster.predict(X, pred_contrib=True))[
+            :, :-1
+        ]
 
     def churn_probability(self, df: Customers) -> np.ndarray:
         """Calibrated probability of churn, one per row."""

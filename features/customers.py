@@ -239,7 +239,9 @@ class CustomerEncoder(BaseEstimator, TransformerMixin):
         cached = self.__dict__.get("_lookups_")
         if cached is None:
             cached = {col: {v: float(i) for i, v in enumerate(cats)} for col, cats in self.ordinal_.items()}
-            cached.update({col: {v: float(i) for i, v in enumerate(cats)} for col, cats in self.categories_.items()})
+            cached.update(
+                {col: {v: float(i) for i, v in enumerate(cats)} for col, cats in self.categories_.items()}
+            )
             self._lookups_ = cached
         return cached
 
@@ -257,7 +259,9 @@ class CustomerEncoder(BaseEstimator, TransformerMixin):
         for col in NUMERIC_COLS:
             raw = get(col)
             numbers[col] = (
-                np.full(n, np.nan) if raw is None else np.asarray(pd.to_numeric(raw, errors="coerce"), dtype=float)
+                np.full(n, np.nan)
+                if raw is None
+                else np.asarray(pd.to_numeric(raw, errors="coerce"), dtype=float)
             )
         tc, tenure = numbers["TotalCharges"], numbers["tenure"]
         blank = np.isnan(tc) & ~np.isnan(tenure)
@@ -277,7 +281,9 @@ class CustomerEncoder(BaseEstimator, TransformerMixin):
                     codes, uniques = pd.factorize(raw)
                     cleaned = _clean_texts(uniques)
                 table = lookups[col]
-                values = np.asarray([table.get(c, np.nan) if c is not None else np.nan for c in cleaned] + [np.nan])
+                values = np.asarray(
+                    [table.get(c, np.nan) if c is not None else np.nan for c in cleaned] + [np.nan]
+                )
                 matrix[:, j] = values[codes]
                 cells.append((codes, [c if c is not None else "missing" for c in cleaned] + ["missing"]))
             else:

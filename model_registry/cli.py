@@ -118,10 +118,14 @@ def override_cmd(
     version: str = typer.Argument(..., help="Version the override applies to."),
     justification: str = typer.Option(..., "--justification", help="Written justification (>= 20 chars)."),
     approver: list[str] = typer.Option(
-        ..., "--approver", help="Approver; give two distinct people (names are compared case- and space-blind)."
+        ...,
+        "--approver",
+        help="Approver; give two distinct people (names are compared case- and space-blind).",
     ),
     gate: str = typer.Option(
-        ..., "--gate", help="The gate to override, one the task's promotions run (e.g. fairness[four_fifths])."
+        ...,
+        "--gate",
+        help="The gate to override, one the task's promotions run (e.g. fairness[four_fifths]).",
     ),
     expires_days: int = typer.Option(
         30, "--expires-days", help="Days the override stays valid (1-365); an expired one no longer counts."
@@ -133,7 +137,12 @@ def override_cmd(
     task = _task(task)
     try:
         done = record_override(
-            task, version, justification=justification, approvers=approver, gate=gate, expires_days=expires_days
+            task,
+            version,
+            justification=justification,
+            approvers=approver,
+            gate=gate,
+            expires_days=expires_days,
         )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)

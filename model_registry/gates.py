@@ -59,9 +59,7 @@ def normalize_approver(name: str) -> str:
     with characters other than letters, digits, spaces and ``. @ ' + - _``."""
     norm = " ".join(unicodedata.normalize("NFKC", str(name)).split()).casefold()
     if not norm or len(norm) > 64 or not _APPROVER.match(norm):
-        raise ValueError(
-            f"approver: {name!r} is not a name (1-64 letters, digits, spaces or . @ ' + - _)"
-        )
+        raise ValueError(f"approver: {name!r} is not a name (1-64 letters, digits, spaces or . @ ' + - _)")
     return norm
 
 
@@ -182,7 +180,9 @@ def active_overrides(
         if expires is None:
             notes.append(f"override by {', '.join(people) or '?'} ignored: it has no expiry date")
         elif expires <= now:
-            notes.append(f"override by {', '.join(people) or '?'} ignored: expired {expires:%Y-%m-%d %H:%M} UTC")
+            notes.append(
+                f"override by {', '.join(people) or '?'} ignored: expired {expires:%Y-%m-%d %H:%M} UTC"
+            )
         elif len(people) < 2:
             notes.append(f"override by {', '.join(people) or '?'} ignored: needs two distinct approvers")
         elif len(str(o.get("reason", "")).strip()) < 20:

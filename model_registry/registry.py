@@ -303,9 +303,7 @@ def _mlflow_aliases(mlclient: MlflowClient, name: str) -> dict[str, str]:
         return {}
 
 
-def _reconcile(
-    ledger: alias_history.AliasLedger, mlclient: MlflowClient, task: str
-) -> list[dict[str, Any]]:
+def _reconcile(ledger: alias_history.AliasLedger, mlclient: MlflowClient, task: str) -> list[dict[str, Any]]:
     """Record, inside the ledger's lock, every alias MLflow has somewhere the history does not."""
     name = model_name(task)
     found = _mlflow_aliases(mlclient, name)
@@ -333,7 +331,9 @@ def _reconcile(
     return moves
 
 
-def reconcile_aliases(task: str, *, settings: Settings | None = None, strict: bool = True) -> list[dict[str, Any]]:
+def reconcile_aliases(
+    task: str, *, settings: Settings | None = None, strict: bool = True
+) -> list[dict[str, Any]]:
     """Record alias moves made outside the registry (action ``external``); returns them.
 
     Compares MLflow's aliases of the task with the last recorded move of each, under the alias
@@ -380,7 +380,9 @@ def record_override(
     gate = resolve_gate(task, gate)
     if version_info(task, version=version, settings=settings) is None:
         raise ValueError(f"{model_name(task)} has no version {version}")
-    expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=int(expires_days))).isoformat(timespec="seconds")
+    expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=int(expires_days))).isoformat(
+        timespec="seconds"
+    )
     extra = {"gate": gate, "approvers": distinct, "expires_at": expires_at}
     _record(
         settings,

@@ -224,7 +224,9 @@ def _label_metrics_by_route() -> None:
             continue
         original = cls.__call__
 
-        async def __call__(self: Any, scope: dict, receive: Any, send: Any, _original: Any = original) -> None:
+        async def __call__(
+            self: Any, scope: dict, receive: Any, send: Any, _original: Any = original
+        ) -> None:
             if scope.get("type") != "http" or scope.get("path") == "/metrics":
                 await _original(self, scope, receive, send)
                 return

@@ -242,7 +242,9 @@ def group_table(
             return _cell_counts(cells if idx is None else cells[idx], k, yk is not None, hk is not None)
         if idx is None:
             return _counts(codes, yk, pk, hk, k)
-        return _counts(codes[idx], None if yk is None else yk[idx], pk[idx], None if hk is None else hk[idx], k)
+        return _counts(
+            codes[idx], None if yk is None else yk[idx], pk[idx], None if hk is None else hk[idx], k
+        )
 
     point = count(None)
     rates = {m: v[0] for m, v in _rates(point).items()}

@@ -47,7 +47,9 @@ def score(
     from servicelens.stores.retention import escape_csv_frame
 
     if reasons not in REASON_CHOICES:
-        typer.echo(f"invalid option: --reasons must be one of {', '.join(REASON_CHOICES)}, got {reasons!r}", err=True)
+        typer.echo(
+            f"invalid option: --reasons must be one of {', '.join(REASON_CHOICES)}, got {reasons!r}", err=True
+        )
         raise typer.Exit(2)
     try:
         clean = validate_customers(read_customers(input))

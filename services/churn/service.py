@@ -82,9 +82,7 @@ class ChurnService(ServiceBase):
     task = "churn"
     name = "churn"
 
-    @api.post(
-        "/churn/score", dependencies=[requires("planner", "pipeline")], response_model=ScoreResponse
-    )
+    @api.post("/churn/score", dependencies=[requires("planner", "pipeline")], response_model=ScoreResponse)
     def score(self, body: ScoreRequest) -> Response:
         """Score the customers. The rows :func:`score_customers` returns already have the
         :class:`ScoreResponse` shape and JSON types, so they are written out once as JSON and handed

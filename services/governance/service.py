@@ -321,7 +321,9 @@ class GovernanceService(ServiceBase):
             elapsed = time.monotonic() - started
             if request_abandoned(request) or elapsed > AUDIT_TIMEOUT_S - STORE_MARGIN_S:
                 logger.warning(
-                    "audit finished after %.0f s, past the %d s request time-out: not stored", elapsed, AUDIT_TIMEOUT_S
+                    "audit finished after %.0f s, past the %d s request time-out: not stored",
+                    elapsed,
+                    AUDIT_TIMEOUT_S,
                 )
                 raise HTTPException(
                     status_code=504,

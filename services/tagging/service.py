@@ -46,7 +46,6 @@ MAX_BATCH = 256
 MAX_LATENCY_MS = 20_000
 
 
-
 def _normalised(value: str) -> str:
     """The text as models, logs and stores see it (``features.text.normalize_text``): a text of
     control characters only (``"\u0007"``) is refused here, naming its field, instead of

@@ -75,7 +75,9 @@ def score(p: ChurnPredictor, df: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     return out
 
 
-def score_customers_reference(p: ChurnPredictor, customers: pd.DataFrame, top: int = 3) -> list[dict[str, Any]]:
+def score_customers_reference(
+    p: ChurnPredictor, customers: pd.DataFrame, top: int = 3
+) -> list[dict[str, Any]]:
     rows = []
     for rec in score(p, customers, top=top).to_dict(orient="records"):
         rec["reasons"] = [{**r, "value": str(r["value"])} for r in rec["reasons"]]

@@ -134,11 +134,19 @@ def test_plugin_gate_blocks_promotion(
 def test_override_needs_two_distinct_approvers(sl_env: Settings, frame: pd.DataFrame) -> None:
     v = _register(1.0, 0.8, frame)
     with pytest.raises(ValueError, match="two distinct approvers"):
-        reg.record_override("churn", v, justification="x" * 40, approvers=["ann", "ann"], gate="beats_champion")
+        reg.record_override(
+            "churn", v, justification="x" * 40, approvers=["ann", "ann"], gate="beats_champion"
+        )
     with pytest.raises(ValueError, match="justification"):
-        reg.record_override("churn", v, justification="short", approvers=["ann", "ben"], gate="beats_champion")
+        reg.record_override(
+            "churn", v, justification="short", approvers=["ann", "ben"], gate="beats_champion"
+        )
     reg.record_override(
-        "churn", v, justification="documented business need " * 2, approvers=["ann", "ben"], gate="beats_champion"
+        "churn",
+        v,
+        justification="documented business need " * 2,
+        approvers=["ann", "ben"],
+        gate="beats_champion",
     )
     last = reg.history("churn")[-1]
     assert last["action"] == "override" and last["extra"]["gate"] == "beats_champion[roc_auc]"
@@ -182,7 +190,12 @@ def test_overrides_name_a_gate_of_the_task_and_expire(sl_env: Settings, frame: p
     for days in (0, -3, 366):
         with pytest.raises(ValueError, match="expires_days"):
             reg.record_override(
-                "churn", v, justification=why, approvers=["ann", "ben"], gate="beats_champion", expires_days=days
+                "churn",
+                v,
+                justification=why,
+                approvers=["ann", "ben"],
+                gate="beats_champion",
+                expires_days=days,
             )
     done = reg.record_override("churn", v, justification=why, approvers=["ann", "ben"], gate="beats_champion")
     expires = dt.datetime.fromisoformat(done["expires_at"])

@@ -103,7 +103,9 @@ def test_missing_mask_reads_each_value_as_before() -> None:
     from monitoring.fairness._tables import missing_mask
 
     s = pd.Series(["a", " NaN ", None, np.nan, "", "null", "<NA>", "b", 3, pd.NA, "None", "x"], dtype=object)
-    before = (s.isna() | s.astype(str).str.strip().str.lower().isin({"", "nan", "none", "null", "<na>"})).to_numpy()
+    before = (
+        s.isna() | s.astype(str).str.strip().str.lower().isin({"", "nan", "none", "null", "<na>"})
+    ).to_numpy()
     assert missing_mask(s).tolist() == before.tolist()
     cat = s.astype("category")
     assert missing_mask(cat).tolist() == before.tolist()

@@ -62,7 +62,9 @@ def test_gate_unit_rules() -> None:
          "expires_at": later}
     ]  # fmt: skip
     assert fairness_gate(_ctx({"fairness_min_impact_ratio": 0.6}, overrides=two)).passed
-    assert fairness_gate(_ctx({"fairness_min_impact_ratio": 0.6}, overrides=[{**two[0], "gate": GATE_NAME}])).passed
+    assert fairness_gate(
+        _ctx({"fairness_min_impact_ratio": 0.6}, overrides=[{**two[0], "gate": GATE_NAME}])
+    ).passed
 
 
 def test_gate_ignores_expired_undated_one_person_and_wildcard_overrides() -> None:
@@ -111,7 +113,11 @@ def test_registry_refuses_biased_model_and_overrides_need_two_approvers(sl_env: 
         )
     with pytest.raises(ValueError, match="has no gate"):
         model_registry.record_override(
-            TASK, base_v, justification="legal reviewed; labels re-audited", approvers=["ann", "bob"], gate="speed"
+            TASK,
+            base_v,
+            justification="legal reviewed; labels re-audited",
+            approvers=["ann", "bob"],
+            gate="speed",
         )
     again = model_registry.promote(TASK, base_v, reason="retry", approver="alice")
     assert not again.promoted

@@ -69,7 +69,10 @@ def intervention(home: Settings) -> Iterator[TestClient]:
 
 
 def _customers(prefix: str, n: int) -> list[dict[str, Any]]:
-    return [{"customer_id": f"{prefix}{i}", "churn_probability": 0.8, "expected_value": 100.0 - i / 10} for i in range(n)]
+    return [
+        {"customer_id": f"{prefix}{i}", "churn_probability": 0.8, "expected_value": 100.0 - i / 10}
+        for i in range(n)
+    ]
 
 
 def _retention(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,7 +99,12 @@ def test_2_client_time_cannot_move_cooldown_or_capacity(intervention: TestClient
 
     # one customer, `now` stepped 31 days at a time (was: 5 retention calls in seconds)
     for step in range(5):
-        resp = post({"customers": _customers("victim", 1), "now": (server_now + dt.timedelta(days=31 * step)).isoformat()})
+        resp = post(
+            {
+                "customers": _customers("victim", 1),
+                "now": (server_now + dt.timedelta(days=31 * step)).isoformat(),
+            }
+        )
         if step:
             assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "now", resp.text
     for _ in range(3):
@@ -105,7 +113,12 @@ def test_2_client_time_cannot_move_cooldown_or_capacity(intervention: TestClient
 
     # a cap of 50 a day, 60 customers claimed on each of three days (was: 150 triggers in a minute)
     for day in range(3):
-        resp = post({"customers": _customers(f"d{day}-", 60), "now": (server_now + dt.timedelta(days=day)).isoformat()})
+        resp = post(
+            {
+                "customers": _customers(f"d{day}-", 60),
+                "now": (server_now + dt.timedelta(days=day)).isoformat(),
+            }
+        )
         if resp.status_code == 422:
             post({"customers": _customers(f"d{day}-", 60)})  # the client retries without a time
 
@@ -116,7 +129,9 @@ def test_2_client_time_cannot_move_cooldown_or_capacity(intervention: TestClient
     for raw in ("NaN", "Infinity"):
         resp = intervention.post(
             "/interventions/evaluate",
-            content='{"customers": [{"customer_id": "nan1", "churn_probability": 0.8, "expected_value": ' + raw + "}]}",
+            content='{"customers": [{"customer_id": "nan1", "churn_probability": 0.8, "expected_value": '
+            + raw
+            + "}]}",
             headers={"content-type": "application/json"},
         )
         counts["requests"] += 1
@@ -143,7 +158,10 @@ def test_2_concurrent_clients_and_workers_cannot_overshoot(intervention: TestCli
     def client(k: int) -> None:
         for i in range(6):
             claimed = dt.datetime.now(dt.UTC) + dt.timedelta(days=k * 6 + i + 1)
-            body = {"customers": [*_customers(f"t{k}-{i}-", 12), *_customers("hot", 2)], "now": claimed.isoformat()}
+            body = {
+                "customers": [*_customers(f"t{k}-{i}-", 12), *_customers("hot", 2)],
+                "now": claimed.isoformat(),
+            }
             codes = [intervention.post("/interventions/evaluate", json=body).status_code]
             body.pop("now")
             codes.append(intervention.post("/interventions/evaluate", json=body).status_code)
@@ -178,7 +196,11 @@ def test_5_a_broken_key_file_keeps_the_last_good_keys(intervention: TestClient, 
     body = {"customers": _customers("keys", 1)}
     codes: Counter[int] = Counter()
     try:
-        for broken in ("keys: [ {sha256: abc\n", "keys:\n  - sha256: abc\n    roles: [root]\n", "keys:\n  - roles: [planner]\n"):
+        for broken in (
+            "keys: [ {sha256: abc\n",
+            "keys:\n  - sha256: abc\n    roles: [root]\n",
+            "keys:\n  - roles: [planner]\n",
+        ):
             stamp = path.stat().st_mtime_ns + 10_000_000
             path.write_text(broken)
             os.utime(path, ns=(stamp, stamp))
@@ -269,7 +291,9 @@ def test_3_approvals_cannot_be_satisfied_by_one_person(home: Settings) -> None:
     with pytest.MonkeyPatch.context() as patch:
         past = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
         patch.setattr("model_registry.registry.dt.datetime", _FrozenDatetime.at(past))
-        assert reg.record_override(TASK, biased, justification=why[1], approvers=["ann", "bob"], gate="fairness")
+        assert reg.record_override(
+            TASK, biased, justification=why[1], approvers=["ann", "bob"], gate="fairness"
+        )
     refused = reg.promote(TASK, biased, reason="expired override", approver="ann")
     fair = next(g for g in refused.gates if g.gate == GATE_NAME)
     assert not refused.promoted and "expired" in fair.detail

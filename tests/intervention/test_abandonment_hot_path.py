@@ -61,7 +61,9 @@ def _reference_drivers(pred: AbandonmentPredictor, df: pd.DataFrame, top: int = 
 def fitted() -> tuple[AbandonmentPredictor, pd.DataFrame]:
     feats = queue_state_features(parse_calls(simulate_calls(4, seed=5)))
     pred = AbandonmentPredictor(None, 0.4, ABANDON_FEATURES)
-    model = lgb.LGBMClassifier(n_estimators=60, num_leaves=7, min_child_samples=10, random_state=0, verbose=-1)
+    model = lgb.LGBMClassifier(
+        n_estimators=60, num_leaves=7, min_child_samples=10, random_state=0, verbose=-1
+    )
     pred.model = model.fit(_reference_frame(pred.features, feats), feats["abandoned"].to_numpy())
     return pred, feats
 

@@ -198,7 +198,9 @@ class _MemoryHistory:
         return any(t.dedupe_key == dedupe_key for t in self.past)
 
     def last_emitted(self, subject_id: str, trigger_type: str) -> dt.datetime | None:
-        times = [t.created_at for t in self.past if t.subject_id == subject_id and t.trigger_type == trigger_type]
+        times = [
+            t.created_at for t in self.past if t.subject_id == subject_id and t.trigger_type == trigger_type
+        ]
         return max(times, default=None)
 
     def count_on_day(self, trigger_type: str, day: dt.date) -> int:
