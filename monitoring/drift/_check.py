@@ -161,13 +161,15 @@ def check_drift(
         settings=settings,
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    html, js = write_reports(result, out_dir or settings.reports_dir, f"{stem}-{stamp}")
+    html, js = write_reports(
+        result, out_dir or settings.reports_dir, f"{stem}-{stamp}", task=task, version_info=version_info
+    )
     run_id = None
     if version_info is not None and task and mlflow_log:
         run_id = log_drift_to_mlflow(result, task, version_info, [html, js], settings=settings)
     event = drift_alert(
         result,
-        task or "TASK",
+        task,
         version_info["name"] if version_info else None,
         version_info["version"] if version_info else None,
         AlertRules.load(settings),

@@ -73,13 +73,15 @@ def forecast_report(state: DemoState) -> None:
     plan = StaffingPlan(
         queues=list(loaded.model.queues), horizon=24 * 60 // minutes, interval_minutes=minutes
     )
-    html, _, _ = write_forecast_report(
+    html, json_path, _ = write_forecast_report(
         plan_frame(loaded.model, plan),
         None,
         f"Forecast servicelens-forecast v{loaded.version}",
         state.settings.reports_dir / "forecast",
     )
     state.reports["forecast"] = html
+    state.reports["forecast_csv"] = html.with_suffix(".csv")
+    state.reports["forecast_json"] = json_path
 
 
 def drift_check(state: DemoState) -> None:

@@ -1,4 +1,5 @@
-"""The demo's single ``index.html``: key figures, links to the reports, alias moves."""
+"""The demo's single ``index.html``: key figures, links to every report (forecast HTML and CSV,
+drift, fairness audits, training reports), the models the gates refused and why, alias moves."""
 
 from __future__ import annotations
 
@@ -26,10 +27,16 @@ th{background:#f3f3f3}.bad{color:#b00}.ok{color:#070}code{background:#f6f6f6;pad
 <h2>Reports</h2><ul>
 {% for name, href in links %}<li><a href="{{ href }}">{{ name }}</a></li>{% endfor %}
 </ul>
-<h2>Models (registered and promoted through the gates)</h2>
-<table><tr><th>task</th><th>version</th><th>key figures</th></tr>
-{% for task, version, figs in models %}<tr><td>{{ task }}</td><td>v{{ version }}</td><td>{{ figs }}</td></tr>{% endfor %}
+<h2>Models (registered, then promoted or refused by the gates)</h2>
+<table><tr><th>task</th><th>version</th><th>serving @champion</th><th>key figures</th></tr>
+{% for task, version, champion, figs in models %}<tr><td>{{ task }}</td><td>v{{ version }}</td>
+<td>{{ 'v' ~ champion if champion else '-' }}</td><td>{{ figs }}</td></tr>{% endfor %}
 </table>
+<h2>Refused by the gates</h2>
+{% if refused %}<table><tr><th>task</th><th>version</th><th>when</th><th>failed gates</th><th>reason given</th></tr>
+{% for t, e, failed in refused %}<tr><td>{{ t }}</td><td class="bad">v{{ e.to_version }}</td><td>{{ e.ts }}</td>
+<td>{{ failed }}</td><td>{{ e.reason }}</td></tr>{% endfor %}
+</table>{% else %}<p>No promotion was refused.</p>{% endif %}
 <h2>Alias moves (<code>servicelens registry history TASK</code>)</h2>
 <table><tr><th>task</th><th>when</th><th>action</th><th>alias</th><th>from → to</th><th>who</th><th>why</th></tr>
 {% for t, e in history %}<tr><td>{{ t }}</td><td>{{ e.ts }}</td>
@@ -52,16 +59,40 @@ def _fmt(figs: dict[str, Any]) -> str:
     return "; ".join(f"{k}={v}" for k, v in figs.items() if not isinstance(v, (list, dict)) or v)
 
 
+def _failed_gates(event: dict[str, Any]) -> str:
+    """The gates that said no, with their own words."""
+    failed = [g for g in event.get("gates") or [] if not g.get("passed", True)]
+    return "; ".join(f"{g.get('gate')}: {g.get('detail')}" for g in failed) or "-"
+
+
+def _champion(task: str) -> str | None:
+    from model_registry import version_info
+
+    try:
+        return (version_info(task, alias="champion") or {}).get("version")
+    except Exception:  # noqa: BLE001 - the index is written even when the registry is unreachable
+        return None
+
+
+def _label(name: str, path: Path) -> str:
+    """``forecast_csv`` -> ``forecast (CSV)``: the kind of file beside the report's name."""
+    kind = path.suffix.lstrip(".").upper()
+    base = name.removesuffix(f"_{kind.lower()}")
+    return f"{base.replace('_', ' ')} ({kind})"
+
+
 def write_index(state: DemoState) -> Path:
+    """Write ``reports_dir/index.html`` from what the demo's steps gathered."""
     from model_registry import history
 
     out = state.settings.reports_dir / "index.html"
     links = [
-        (name, os.path.relpath(Path(path), out.parent))
+        (_label(name, Path(path)), os.path.relpath(Path(path), out.parent))
         for name, path in sorted(state.reports.items())
         if name != "index" and Path(path).exists()
     ]
     events = [(task, e) for task in state.versions for e in history(task)]
+    refused = [(t, e, _failed_gates(e)) for t, e in events if e["action"] == "refused"]
     page = (
         Environment(autoescape=True)
         .from_string(_TEMPLATE)
@@ -71,8 +102,11 @@ def write_index(state: DemoState) -> Path:
             home=state.settings.home_dir,
             total=round(sum(state.timings.values())),
             links=links,
-            models=[(t, v, _fmt(state.figures.get(t, {}))) for t, v in state.versions.items()],
+            models=[
+                (t, v, _champion(t), _fmt(state.figures.get(t, {}))) for t, v in state.versions.items()
+            ],
             history=events,
+            refused=refused,
             calls=state.figures.get("calls", {}).get("table", []),
             drift=state.figures.get("drift"),
             timings=[(k, round(v, 1)) for k, v in state.timings.items()],

@@ -399,7 +399,9 @@ class GovernanceService(ServiceBase):
         row = self._stored(audit_id)
         if not row.html_path or not Path(row.html_path).is_file():
             raise HTTPException(status_code=404, detail=f"the HTML report of audit {audit_id} is gone")
-        return HTMLResponse(Path(row.html_path).read_text(encoding="utf-8"))
+        from servicelens.reports import inline_plotlyjs  # the file beside it is not served
+
+        return HTMLResponse(inline_plotlyjs(Path(row.html_path).read_text(encoding="utf-8")))
 
     @api.get("/info")
     def info_route(self) -> dict:

@@ -163,7 +163,9 @@ def test_report_cli_writes_html_and_json(served, tmp_path: Path) -> None:
         res = CliRunner().invoke(_forecast_app(), args)
     assert res.exit_code == 0, res.output
     html = (out / "forecast_report.html").read_text()
-    assert len(html) > 1_000_000 and 'src="https://cdn.plot.ly' not in html  # plotly.js inlined, offline
+    # offline and small: one plotly.min.js beside the report, no CDN
+    assert 'src="plotly.min.js"' in html and (out / "plotly.min.js").is_file() and len(html) < 500_000
+    assert 'src="https://cdn.plot.ly' not in html
     data = json.loads((out / "forecast_report.json").read_text())
     assert (
         data["queues"]["billing"]["intervals"] == 20 and data["queues"]["billing"]["peak_agents_erlang_c"] > 0
