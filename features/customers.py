@@ -36,6 +36,7 @@ __all__ = [
     "records_to_frame",
     "churn_target",
     "read_customers",
+    "missing_feature_columns",
     "CustomerEncoder",
     "EncodedCustomers",
     "Customers",
@@ -193,13 +194,32 @@ def records_to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def read_customers(path: str | Path) -> pd.DataFrame:
     """A Telco-format CSV as raw rows, ``customerID`` and ``TotalCharges`` kept as text (blanks in
-    ``TotalCharges`` are meaningful, see the module docstring). Raises ValueError naming the file."""
+    ``TotalCharges`` are meaningful, see the module docstring). Raises ValueError naming the file.
+
+    Only a blank cell is missing: pandas' default NA words (``n/a``, ``NA``, ``null``, ...) are kept
+    as the text the file holds, so :func:`validate_customers` stops at ``"n/a"`` in a numeric column
+    instead of scoring it as an unknown value (a category word is an unknown category either way).
+    """
     try:
-        return pd.read_csv(path, dtype={ID_COL: str, "TotalCharges": str})
+        return pd.read_csv(
+            path, dtype={ID_COL: str, "TotalCharges": str}, keep_default_na=False, na_values=[""]
+        )
     except FileNotFoundError as exc:
         raise ValueError(f"{path}: no such file") from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"{path}: empty file (no header, no rows)") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV ({exc})") from exc
+
+
+def missing_feature_columns(df: pd.DataFrame) -> list[str]:
+    """The model's input columns (:data:`FEATURE_COLS`) a file lacks, in schema order.
+
+    A batch file without a whole column is a wrong file (e.g. interval counts passed as customers),
+    not a set of customers with unknown values: scoring it would explain every customer by
+    "missing" values. One record over HTTP may still leave fields out.
+    """
+    return [c for c in FEATURE_COLS if c not in df.columns]
 
 
 def churn_target(df: pd.DataFrame) -> np.ndarray:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shlex
 import sys
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -53,10 +54,18 @@ class AlertRules:
         return rules
 
 
+def _named(columns: list[str], limit: int = 3) -> str:
+    """The first drifted columns, short enough for a command line."""
+    if not columns:
+        return "predictions"
+    more = f" +{len(columns) - limit} more" if len(columns) > limit else ""
+    return ", ".join(columns[:limit]) + more
+
+
 @dataclass
 class AlertEvent:
     kind: str  # "drift" | "forecast_accuracy"
-    task: str
+    task: str | None  # None: two files compared without naming a model
     model: str | None
     model_version: str | None
     columns: list[str]
@@ -67,18 +76,38 @@ class AlertEvent:
     alert_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def _action(task: str) -> str:
-    """The retraining path: train, then promote through the gates on the same evaluation rows."""
+def _action(task: str | None, model_version: str | None, why: str) -> str:
+    """A command someone can paste as it is: the retraining path for the alert's own task.
+
+    ``servicelens train TASK`` registers a candidate and promotes it only through the gates, with
+    the candidate and the serving champion scored on the same evaluation rows, so the command needs
+    no version number filled in by hand. Without a task (two CSV files compared) there is no model
+    to retrain: the action says how to check a registered model instead, naming the real tasks.
+    """
+    if not task:
+        from servicelens.tasks import registered_tasks
+
+        names = [spec.name for spec in registered_tasks()]
+        return (
+            "these files are not tied to a model; compare a model's logged window with its training "
+            f"reference to get its retraining command: servicelens monitor drift --task {names[0]} "
+            f"(tasks: {', '.join(names)})"
+        )
+    from servicelens.tasks import TASKS
+
+    group = next((spec.cli_name for spec in TASKS if spec.name == task), task)
+    champion = f" (serving v{model_version})" if model_version else ""
+    command = f"servicelens train {group} --reason {shlex.quote(f'retrain after {why}{champion}')}"
+    beat = f"beats v{model_version}" if model_version else "beats the champion"
     return (
-        f"servicelens train {task}  # then: servicelens registry promote {task} NEW_VERSION "
-        f'--eval-data RECENT.csv --reason "retrain after {task} alert" --approver YOU  '
-        "(candidate and champion are scored on the same rows, then the gates decide)"
+        f"{command}  # registers a new version and promotes it only if it {beat} on the same rows and "
+        f"passes the gates; add --input FILE to train on fresher data"
     )
 
 
 def drift_alert(
     result: DriftResult,
-    task: str,
+    task: str | None,
     model: str | None = None,
     model_version: str | None = None,
     rules: AlertRules | None = None,
@@ -104,7 +133,7 @@ def drift_alert(
         model_version=model_version,
         columns=drifted,
         reasons=reasons,
-        suggested_action=_action(task),
+        suggested_action=_action(task, model_version, f"{task or 'data'} drift ({_named(drifted)})"),
         details={"drifted_share": result.drifted_share, "n_current": result.n_current},
     )
 
@@ -131,7 +160,7 @@ def accuracy_alert(
             f"intraday variance {w:.1%} > {rules.wape_threshold:.0%} on queue {q}" for q, w in over.items()
         ],
         suggested_action=f"reforecast the day for {', '.join(sorted(over))}; if it persists, "
-        + _action(task),
+        + _action(task, model_version, f"forecast misses on {', '.join(sorted(over))}"),
         details={"wape": over},
     )
 

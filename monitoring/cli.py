@@ -67,9 +67,14 @@ def _read_table(path: Path, option: str) -> Any:
     if not path.is_file():
         raise _fail(f"{option} {path}: no such file")
     try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except pd.errors.EmptyDataError as exc:
+        raise _fail(f"{option} {path}: empty file (no header, no rows)") from exc
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise _fail(f"{option} {path}: cannot read it ({exc})") from exc
+    if frame.empty:  # nothing to compare or audit: say so before any library does
+        raise _fail(f"{option} {path}: has a header but no rows")
+    return frame
 
 
 # ---------------------------------------------------------------------------------------- drift
@@ -131,7 +136,8 @@ def drift_command(
             mlflow_log=mlflow_log, progress=progress,
         )  # fmt: skip
     except ValueError as exc:  # e.g. no common columns
-        raise _fail(str(exc)) from exc
+        where = f"--reference {reference} / --current {current}: " if reference and current else ""
+        raise _fail(f"{where}{exc}") from exc
     result = check.result
     if as_json:  # details (sampling, prediction drift) are in the JSON report
         typer.echo(json.dumps(result.contract()))

@@ -53,6 +53,7 @@ __all__ = [
     "train",
     "evaluate",
     "train_and_register",
+    "choice_line",
     "DEFAULT_CANDIDATES",
     "BASELINES",
 ]
@@ -87,8 +88,11 @@ def load_counts(
             df = pd.read_csv(source)
         except FileNotFoundError as exc:
             raise ValueError(f"{name}: no such file") from exc
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        except pd.errors.EmptyDataError as exc:
+            raise ValueError(f"{name}: empty file (no header, no rows)") from exc
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise ValueError(f"{name}: not a readable CSV ({exc})") from exc
+    columns = ", ".join(map(str, df.columns))
     if "interval_start" not in df:
         for alt in ("timestamp", "ts", "created_at", "date"):
             if alt in df:
@@ -96,13 +100,19 @@ def load_counts(
                 break
     if "interval_start" not in df:
         raise ValueError(
-            f"{name}: no time column (expected interval_start, timestamp, ts, created_at or date)"
+            f"{name}: no time column (expected interval_start, timestamp, ts, created_at or date; "
+            f"the file has {columns})"
         )
+    if df.empty:  # before any column check: a header-only file is blamed for having no rows
+        raise ValueError(f"{name}: has a header but no rows" if name != "input" else "input: no rows")
     if "queue" not in df and "channel" in df:
         df = df.rename(columns={"channel": "queue"})
     count_col = "calls" if "calls" in df else None
     if count_col is not None and not pd.api.types.is_numeric_dtype(df[count_col]):
-        raise ValueError(f"{name}: field calls must be numeric")
+        bad = pd.to_numeric(df[count_col], errors="coerce").isna() & df[count_col].notna()
+        row = int(bad.to_numpy().nonzero()[0][0]) if bad.any() else 0
+        line = f"line {row + 2}, " if isinstance(source, (str, Path)) else f"row {row}, "
+        raise ValueError(f"{name}: {line}column calls: expected a number, got {df[count_col].iloc[row]!r}")
     try:
         if interval_minutes is None:
             if count_col is None:
@@ -283,10 +293,22 @@ def backtest(
     boosters: dict[pd.Timestamp, Any] = {}
     if "lgbm" in candidates:
         ends = {pd.DatetimeIndex(y.index).max().normalize() + pd.Timedelta(days=1) for y in series.values()}
+        t0 = time.perf_counter()
+        logger.info(
+            "forecast: fitting the global LightGBM at %d backtest origins...", len(ends) * len(_ORIGIN_WEEKS)
+        )
         for end in ends:
             for weeks in _ORIGIN_WEEKS:
                 origin = end - pd.Timedelta(days=7 * weeks)
                 boosters[origin] = _fit_lgbm(series, origin)
+        logger.info("forecast: LightGBM backtest fits done in %.0f s", time.perf_counter() - t0)
+    logger.info(
+        "forecast: backtesting %d candidates (%s) on %d queue(s), origins %s weeks before the end...",
+        len(candidates),
+        ", ".join(candidates),
+        len(series),
+        "/".join(map(str, _ORIGIN_WEEKS)),
+    )
     results = Parallel(n_jobs=n_jobs)(
         delayed(_backtest_queue)(y, candidates, boosters) for y in series.values()
     )
@@ -320,7 +342,12 @@ def train(
     held_out = counts[counts["interval_start"].dt.date.isin(special)] if special else counts.iloc[:0]
     counts = counts[~counts["interval_start"].dt.date.isin(special)] if special else counts
     series = _series(counts)
+    t0 = time.perf_counter()
     bt = backtest(counts, candidates, n_jobs=n_jobs)
+    logger.info(
+        "forecast: backtest done in %.0f s; refitting the chosen model per queue on all history",
+        time.perf_counter() - t0,
+    )
     booster = _fit_lgbm(series, None, seed) if "lgbm" in candidates else None
     models, calib, hours, last, open_dates = {}, {}, {}, {}, {}
     closed_names: set[str] = set()
@@ -345,6 +372,9 @@ def train(
             "backtest_wape": {c: round(v["wape"], 5) for c, v in scores.items()},
             "calibration": {c: vars(Calibration.fit(v["y"], v["f"])) for c, v in scores.items()},
         }
+        logger.info(
+            "forecast: %s", choice_line(queue, choice, summary[queue]["backtest_wape"], forced=bool(force))
+        )
     for queue, grp in held_out.groupby("queue"):  # special days were open: keep them in the calendar
         if queue in open_dates:
             open_dates[queue] = sorted(set(open_dates[queue]) | set(grp["interval_start"].dt.date))
@@ -363,6 +393,19 @@ def train(
         backtest={q: s["backtest_wape"] for q, s in summary.items()},
     )
     return forecaster, summary
+
+
+def choice_line(queue: str, chosen: str, wapes: dict[str, float], forced: bool = False) -> str:
+    """``queue billing: lgbm, backtest WAPE 0.182 (profile 0.190, mstl 0.201, ...)``: the model a
+    queue got and why, one line (the log of ``forecast train`` / ``evaluate`` ends with one per
+    queue; a CLI can print the same from ``TrainResult.details``)."""
+    how = "forced" if forced else "chosen"
+    if chosen not in wapes:
+        return f"queue {queue}: {chosen} ({how}; no backtest window: history too short)"
+    others = ", ".join(f"{c} {w:.3f}" for c, w in sorted(wapes.items(), key=lambda kv: kv[1]) if c != chosen)
+    return f"queue {queue}: {chosen} ({how}), backtest WAPE {wapes[chosen]:.3f}" + (
+        f" (then {others})" if others else ""
+    )
 
 
 def _special_effects(
@@ -422,9 +465,16 @@ def evaluate(
     """The ``evaluate forecast`` contract: fit on TRAIN, score TEST rows after TRAIN's last timestamp."""
     train_df, _ = _prepare(train_df)
     test_df, _ = _prepare(test_df)
+    logger.info(
+        "forecast evaluate: fitting on TRAIN (%d rows, %d queue(s)), then scoring TEST (%d rows)",
+        len(train_df),
+        train_df["queue"].nunique(),
+        len(test_df),
+    )
     t0 = time.perf_counter()
     forecaster, summary = train(train_df, candidates, n_jobs=n_jobs)
     fit_s = time.perf_counter() - t0
+    logger.info("forecast evaluate: fitted in %.0f s; forecasting TEST and the baselines", fit_s)
     t1 = time.perf_counter()
     series = _series(train_df)
     rows, base_rows = [], {name: [] for name in BASELINES}
@@ -457,6 +507,11 @@ def evaluate(
     # WAPE of a perfect-rate forecast under pure Poisson noise: E|X - y| ~ sqrt(2 y / pi)
     floor = float(np.sum(np.sqrt(2 * scored["y"].clip(lower=0) / np.pi)) / max(scored["y"].sum(), 1e-9))
     baselines = {b: accuracy(pd.concat(r, ignore_index=True), scale) for b, r in base_rows.items() if r}
+    logger.info(
+        "forecast evaluate: TEST WAPE %.3f (%s)",
+        model_metrics.get("wape", float("nan")),
+        ", ".join(f"{b} {m.get('wape', float('nan')):.3f}" for b, m in baselines.items()) or "no baselines",
+    )
     return {
         "task": "forecast",
         "n_train": int(len(train_df)),
@@ -495,11 +550,17 @@ def train_and_register(
     if data is None:
         from servicelens.simulator.contacts import simulate_contacts
 
+        logger.info("forecast: no data given; simulating %d days of contacts (seed %d)", days, seed)
         data = simulate_contacts(days, seed=seed)
     forecaster, summary = train(data, candidates, n_jobs=n_jobs, special_days=special_days, seed=seed)
     wapes = [min(s["backtest_wape"].values()) for s in summary.values() if s["backtest_wape"]]
     backtest_wape = float(np.mean(wapes)) if wapes else 1.0
     prepared, _ = _prepare(data)
+    logger.info(
+        "forecast: registering the forecaster (mean backtest WAPE %.3f over %d queue(s))",
+        backtest_wape,
+        len(summary),
+    )
     version = register(
         "forecast",
         forecaster,
@@ -528,6 +589,7 @@ def train_and_register(
     if promote:
         from model_registry import promote_evaluated
 
+        logger.info("forecast: scoring v%s and the champion on the %s", version, evaluation)
         promotion = promote_evaluated(
             "forecast",
             version,
@@ -540,6 +602,15 @@ def train_and_register(
             approver=approver,
         )
     queues = sorted(prepared["queue"].astype(str).unique().tolist())
+    logger.info(
+        "forecast: v%s, chosen per queue: %s",
+        version,
+        "; ".join(
+            f"{q} {s['chosen']}"
+            + (f" (backtest WAPE {w:.3f})" if (w := s["backtest_wape"].get(s["chosen"])) else "")
+            for q, s in summary.items()
+        ),
+    )
     return TrainResult(
         task="forecast",
         version=version,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -31,10 +32,22 @@ def _candidates(value: str) -> tuple[str, ...]:
     return names
 
 
-def _fail(exc: Exception) -> typer.Exit:
+def _fail(exc: Exception | str) -> typer.Exit:
     """Bad input: one line on stderr, exit status 2, no traceback."""
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(2)
+
+
+def _load(path: Path, option: str, interval_minutes: int | None = None, tz: str | None = None) -> Any:
+    """:func:`training.forecast.load_counts` of one option's file, or exit 2 naming the option and file."""
+    from training.forecast import load_counts
+
+    if not path.is_file():
+        raise _fail(f"{option} {path}: no such file")
+    try:
+        return load_counts(path, interval_minutes, tz)
+    except ValueError as exc:  # the message starts with the path
+        raise _fail(f"{option} {exc}") from exc
 
 
 def train(
@@ -55,14 +68,11 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line (the TrainResult)."),
 ) -> None:
     """Backtest the candidates per queue, register the chosen forecaster and promote it."""
-    from training.forecast import load_counts, train_and_register
+    from training.forecast import train_and_register
 
     path = data or _SHARED / "bank_call_volume" / "bank_calls_5min.csv"
     names = _candidates(candidates)
-    try:
-        counts = load_counts(path, interval_minutes, tz)
-    except ValueError as exc:
-        raise _fail(exc) from exc
+    counts = _load(path, "--input", interval_minutes, tz)
     with status("backtesting forecast candidates per queue, refitting, registering..."):
         result = train_and_register(
             counts,
@@ -80,8 +90,8 @@ def train(
 
 
 def evaluate(
-    train: Path = typer.Option(..., "--train", exists=True, help="CSV with interval_start, calls [, queue]."),
-    test: Path = typer.Option(..., "--test", exists=True, help="CSV scored after TRAIN's last timestamp."),
+    train: Path = typer.Option(..., "--train", help="CSV with interval_start, calls [, queue]."),
+    test: Path = typer.Option(..., "--test", help="CSV scored after TRAIN's last timestamp."),
     candidates: str = typer.Option(_CANDIDATES, "--candidates", help="Comma-separated candidate models."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel queue fits (joblib)."),
     tz: str = typer.Option(None, "--tz", help="Queue time zone (needed for mixed UTC offsets)."),
@@ -90,14 +100,12 @@ def evaluate(
     """Fit on TRAIN, forecast every TEST row after TRAIN's last timestamp: WAPE (5-min/hourly/daily),
     MASE, 80% coverage, vs weekday x slot mean (4 weeks), seasonal naive (1 week) and MSTL."""
     from training.forecast import evaluate as evaluate_forecast
-    from training.forecast import load_counts
 
     names = _candidates(candidates)
+    train_counts, test_counts = _load(train, "--train", tz=tz), _load(test, "--test", tz=tz)
     try:
         with status("backtesting candidates on TRAIN, forecasting TEST..."):
-            report = json_safe(
-                evaluate_forecast(load_counts(train, tz=tz), load_counts(test, tz=tz), names, n_jobs=n_jobs)
-            )
+            report = json_safe(evaluate_forecast(train_counts, test_counts, names, n_jobs=n_jobs))
     except ValueError as exc:
         raise _fail(exc) from exc
     if not as_json:

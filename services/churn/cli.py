@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -21,8 +22,54 @@ __all__ = ["register"]
 logger = logging.getLogger(__name__)
 
 
+def _fail(message: str) -> typer.Exit:
+    """Bad input: one line on stderr, exit status 2, no traceback (raise the result)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _shown(names: list[str], limit: int = 8) -> str:
+    """A column list short enough for one line."""
+    if not names:
+        return "no columns"
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _validated_input(path: Path) -> Any:
+    """The ``--input`` customers, cleaned, or exit 2 naming the file and the problem before any row
+    is scored: unreadable or empty file, missing model columns, first invalid value (line, column)."""
+    from features.customers import (
+        CustomerDataError,
+        missing_feature_columns,
+        read_customers,
+        validate_customers,
+    )
+
+    where = f"--input {path}"
+    if not path.is_file():
+        raise _fail(f"{where}: no such file")
+    try:
+        raw = read_customers(path)
+    except ValueError as exc:  # the message starts with the path
+        raise _fail(f"--input {exc}") from exc
+    missing = missing_feature_columns(raw)
+    if missing:
+        raise _fail(
+            f"{where}: missing required column(s) {', '.join(missing)} "
+            f"(the file has {_shown(list(map(str, raw.columns)))})"
+        )
+    if raw.empty:
+        raise _fail(f"{where}: has a header but no customer rows")
+    try:
+        return validate_customers(raw)
+    except CustomerDataError as exc:
+        line = f"line {exc.row + 2} (customer row {exc.row + 1}), " if exc.row is not None else ""
+        raise _fail(f"{where}: {line}column {exc.field}: {exc.message}") from exc
+
+
 def score(
-    input: Path = typer.Option(..., "--input", exists=True, help="Telco-format CSV of customers."),
+    input: Path = typer.Option(..., "--input", help="Telco-format CSV of customers."),
     out: Path = typer.Option(
         ..., "--out", "--output", help="CSV to write: id, probability, tier, expected value, reasons."
     ),
@@ -42,7 +89,6 @@ def score(
     from rich.progress import Progress
 
     from features.churn_model import REASON_CHOICES, score_customers
-    from features.customers import CustomerDataError, read_customers, validate_customers
     from model_registry import load
     from servicelens.stores.retention import escape_csv_frame
 
@@ -51,11 +97,7 @@ def score(
             f"invalid option: --reasons must be one of {', '.join(REASON_CHOICES)}, got {reasons!r}", err=True
         )
         raise typer.Exit(2)
-    try:
-        clean = validate_customers(read_customers(input))
-    except (CustomerDataError, ValueError) as exc:
-        typer.echo(f"invalid input: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    clean = _validated_input(input)
     try:
         loaded = load("churn", alias=alias)
     except LookupError as exc:

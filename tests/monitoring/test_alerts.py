@@ -27,7 +27,7 @@ def test_rules_share_and_key_features(sl_env: Settings) -> None:
     assert key is not None and key.columns == ["tenure"] and "key feature" in key.reasons[0]
     share = drift_alert(_result(0.3, ["a", "b"]), "tagging", rules=rules)
     assert share is not None and share.suggested_action.startswith("servicelens train tagging")
-    assert "servicelens registry promote tagging NEW_VERSION --eval-data" in share.suggested_action
+    assert "NEW_VERSION" not in share.suggested_action and "TASK" not in share.suggested_action
     assert accuracy_alert({"q1": 0.24, "q2": 0.3}, rules=rules).columns == ["q2"]
     assert accuracy_alert({"q1": 0.24}, rules=rules) is None
 
