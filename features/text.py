@@ -155,6 +155,12 @@ class MiniLMEncoder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        # transformers draws a "Loading weights" tqdm bar for the ~100 tensors of the local copy
+        # (milliseconds): noise in CLI output and service logs. Our own bars (fine-tuning) use
+        # tqdm directly and are not affected.
+        hf_logging.disable_progress_bar()
 
         self.max_length = max_length
         self.batch_size = batch_size

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +129,10 @@ class _PredictorModel(mlflow.pyfunc.PythonModel):
 
 
 def _setup(settings: Settings) -> MlflowClient:
+    # every load and artifact download drew tqdm "Downloading artifacts" bars (a model is a few
+    # files, read in milliseconds): noise in the CLI and in the services' logs alike. MLflow
+    # reads the switch at each download; a user who sets it keeps their choice.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     settings.ensure_dirs()
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
@@ -201,17 +207,24 @@ def register(
             ref = tmpdir / _REFERENCE_FILE
             reference_sample.reset_index(drop=True).to_parquet(ref, index=False)
             mlflow.log_artifact(str(ref), artifact_path="reference")
-        signature = None if input_example is None else _signature(name, predictor, input_example)
-        if signature is None:
-            logger.warning("%s: registered without an input example, so without a signature", name)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=_PredictorModel(),
-            artifacts=model_artifacts,
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=pip_requirements(tuple(requirements)),
-        )
+        _quiet_cloudpickle_notice()
+        with warnings.catch_warnings():
+            # MLflow's "Hint: Inferred schema contains integer column(s)..." UserWarning (every
+            # register of churn and agent_scoring) is about MLflow's schema enforcement in
+            # pyfunc ``predict``, which never runs here: the services unwrap the predictor and
+            # validate inputs with our own schemas. Only that hint is ignored.
+            warnings.filterwarnings("ignore", message=_INTEGER_HINT, category=UserWarning)
+            signature = None if input_example is None else _signature(name, predictor, input_example)
+            if signature is None:
+                logger.warning("%s: registered without an input example, so without a signature", name)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=_PredictorModel(),
+                artifacts=model_artifacts,
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=pip_requirements(tuple(requirements)),
+            )
         run_id = run.info.run_id
     try:
         mlclient.get_registered_model(name)
@@ -230,6 +243,31 @@ def register(
             mlclient.set_model_version_tag(name, mv.version, f"metric.{key}", f"{float(value):.6g}")
     logger.info("registered %s v%s (run %s)", name, mv.version, run_id)
     return RegisteredVersion(task=task, name=name, version=str(mv.version), run_id=run_id)
+
+
+class _CloudPickleNotice(logging.Filter):
+    """Drops MLflow's notice that a ``python_model`` object is serialised with CloudPickle.
+
+    It is printed on every ``log_model`` (seven times in a demo) and says nothing we did not
+    choose: the predictor classes live in ``features/`` and are pickled on purpose (a fitted model
+    is state, not code, so MLflow's models-from-code alternative does not fit), and versions are
+    only ever loaded from our own registry. Only that one message is dropped: MLflow's other
+    warnings, the CloudPickle version mismatch on load included, still reach the log."""
+
+    PREFIX = "Passing a Python object as `python_model`"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.PREFIX)
+
+
+_CLOUDPICKLE_NOTICE = _CloudPickleNotice()
+#: start of MLflow's UserWarning about integer columns in an inferred schema (see :func:`register`)
+_INTEGER_HINT = r"Hint: Inferred schema contains integer column"
+
+
+def _quiet_cloudpickle_notice() -> None:
+    """Attach :class:`_CloudPickleNotice` to MLflow's pyfunc logger (idempotent: one instance)."""
+    logging.getLogger("mlflow.pyfunc").addFilter(_CLOUDPICKLE_NOTICE)
 
 
 def _signature(name: str, predictor: Any, example: pd.DataFrame) -> Any:
@@ -501,7 +539,10 @@ def _promote_locked(
         extra=None,
     )
     result = PromotionResult(task, alias, current, str(version), passed, results)
-    logger.info(result.summary())
+    # DEBUG, not INFO: every caller reports the returned verdict (the CLIs print summary(), the
+    # services answer it) and the alias history keeps it; logged at INFO too, each PROMOTED /
+    # REFUSED block came out twice on the console, the second time squeezed onto one line
+    logger.debug("%s", result.summary())
     return result
 
 

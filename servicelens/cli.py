@@ -136,14 +136,21 @@ def _alias_group(command: str, help: str) -> LazyGroup:
 
 def _log_level_callback(
     log_level: str = typer.Option(
-        None, "--log-level", help="Logging level (default: SERVICELENS_LOG_LEVEL)."
+        None,
+        "--log-level",
+        help="DEBUG, INFO, WARNING or ERROR: ours and the libraries' (default: SERVICELENS_LOG_LEVEL).",
     ),
 ) -> None:
     """ServiceLens: ML decision support for customer-service operations."""
+    # logging is set here, before any command imports mlflow, spaCy or transformers: some of the
+    # switches that quieten them are read when they are imported (servicelens.logging_setup)
     from servicelens.logging_setup import configure_logging
     from servicelens.settings import get_settings
 
-    configure_logging(log_level or get_settings().log_level)
+    try:
+        configure_logging(log_level or get_settings().log_level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from exc
 
 
 #: (name, one-line help, loader target, hidden) of the groups and commands besides the tasks.
