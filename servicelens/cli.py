@@ -5,7 +5,7 @@
     servicelens <task> train|evaluate|<use case> ...   one group per task of servicelens.tasks.TASKS
     servicelens monitor drift|audit|accuracy|log ...   monitoring
     servicelens registry list|promote|override|history
-    servicelens serve all|one,  servicelens demo,  servicelens simulate,  servicelens keys create
+    servicelens serve all|one,  servicelens demo,  servicelens simulate,  servicelens keys create|list|revoke
 
 Contract aliases (``../shared/ARCHITECTURE.md``): ``servicelens train TASK``, ``servicelens evaluate
 TASK``, ``servicelens drift`` and ``servicelens audit`` run the very same commands as
@@ -172,7 +172,7 @@ _COMMANDS: list[tuple[str, str, str, bool]] = [
     ("simulate", "Write simulated contact-center data sets.", "servicelens.simulator.cli:simulate", False),
     (
         "keys",
-        "API keys: create a key with roles (only its hash is stored).",
+        "API keys: create, list, revoke (only hashes are stored).",
         "servicelens.apikeys:keys_app",
         False,
     ),
