@@ -86,7 +86,11 @@ def train(
     if as_json:
         typer.echo(json.dumps(json_safe({**result.to_dict(), "data": str(path)})))
     else:
+        from training.forecast import choice_line
+
         typer.echo(result.summary())
+        for queue, chosen in result.details["chosen"].items():
+            typer.echo(choice_line(queue, chosen, result.details["backtest_wape"][queue]))
 
 
 def evaluate(

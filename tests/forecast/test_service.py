@@ -306,3 +306,15 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         res = CliRunner().invoke(_forecast_app(), args)
         assert res.exit_code == 2, res.output
         assert "bad.csv: no time column" in res.output and "Traceback" not in res.output
+
+
+def test_cli_train_ends_with_the_chosen_model_per_queue(sl_env: Settings, tmp_path: Path) -> None:
+    """A planner reads which model each queue got and its backtest WAPE, not just 'registered'."""
+    data = tmp_path / "counts.csv"
+    simulate_contacts(84, ["billing"], seed=3).to_csv(data, index=False)
+    args = ["train", "--input", str(data), "--tz", "America/New_York", "--candidates", "slot_mean,profile"]
+    res = CliRunner().invoke(_forecast_app(), args)
+    assert res.exit_code == 0, res.output
+    assert "registered servicelens-forecast v1" in res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("queue billing: "))
+    assert "(chosen), backtest WAPE 0." in line and ("then profile" in line or "then slot_mean" in line)
