@@ -19,7 +19,16 @@ from pathlib import Path
 import typer
 import yaml
 
-__all__ = ["ROLES", "hash_key", "load_keys", "create_key", "write_keys", "list_keys", "revoke_key", "keys_app"]
+__all__ = [
+    "ROLES",
+    "hash_key",
+    "load_keys",
+    "create_key",
+    "write_keys",
+    "list_keys",
+    "revoke_key",
+    "keys_app",
+]
 
 #: Roles a key can carry; ``admin`` may call every route.
 ROLES: tuple[str, ...] = ("planner", "pipeline", "governance", "admin")
@@ -175,7 +184,9 @@ def list_command(
     keys_file: Path | None = typer.Option(
         None, "--file", help="Key file to read (default: SERVICELENS_API_KEYS_FILE)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON line: a list of {name, roles, sha256_prefix}."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON line: a list of {name, roles, sha256_prefix}."
+    ),
 ) -> None:
     """Name, roles and hash prefix of every key (keys themselves are never stored, so never shown)."""
     import json

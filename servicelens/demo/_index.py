@@ -102,9 +102,7 @@ def write_index(state: DemoState) -> Path:
             home=state.settings.home_dir,
             total=round(sum(state.timings.values())),
             links=links,
-            models=[
-                (t, v, _champion(t), _fmt(state.figures.get(t, {}))) for t, v in state.versions.items()
-            ],
+            models=[(t, v, _champion(t), _fmt(state.figures.get(t, {}))) for t, v in state.versions.items()],
             history=events,
             refused=refused,
             calls=state.figures.get("calls", {}).get("table", []),

@@ -49,7 +49,9 @@ def _read_actuals(path: Path) -> tuple[Any, str]:
     columns = ", ".join(map(str, raw.columns))
     time_col = next((c for c in _TIME_COLUMNS if c in raw), None)
     if time_col is None:
-        raise _fail(f"{where}: no time column (expected {', '.join(_TIME_COLUMNS[:-1])} or {_TIME_COLUMNS[-1]}; the file has {columns})")
+        raise _fail(
+            f"{where}: no time column (expected {', '.join(_TIME_COLUMNS[:-1])} or {_TIME_COLUMNS[-1]}; the file has {columns})"
+        )
     if "calls" not in raw:
         raise _fail(f"{where}: no calls column (actual contacts per interval; the file has {columns})")
     if raw.empty:
@@ -58,7 +60,9 @@ def _read_actuals(path: Path) -> tuple[Any, str]:
     bad = calls.isna() & raw["calls"].notna()
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise _fail(f"{where}: line {row + 2}, column calls: expected a number, got {raw['calls'].iloc[row]!r}")
+        raise _fail(
+            f"{where}: line {row + 2}, column calls: expected a number, got {raw['calls'].iloc[row]!r}"
+        )
     if (calls < 0).any():
         row = int((calls < 0).to_numpy().nonzero()[0][0])
         raise _fail(f"{where}: line {row + 2}, column calls: must be >= 0, got {calls.iloc[row]:g}")
@@ -118,7 +122,9 @@ def report(
         queues = list(queue) if queue else loaded.model.queues
         unknown = sorted(set(queues) - set(loaded.model.queues))
         if unknown:
-            raise _fail(f"--queue: unknown queue(s) {', '.join(unknown)}; the model has {', '.join(loaded.model.queues)}")
+            raise _fail(
+                f"--queue: unknown queue(s) {', '.join(unknown)}; the model has {', '.join(loaded.model.queues)}"
+            )
         plan = StaffingPlan(
             queues=queues,
             horizon=horizon,

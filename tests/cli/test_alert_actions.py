@@ -24,21 +24,28 @@ def _no_placeholder(action: str) -> None:
 
 
 def test_drift_action_names_the_task_version_and_a_runnable_command() -> None:
-    event = drift_alert(_result(["tenure", "Contract"]), "churn", "servicelens-churn", "4", rules=AlertRules())
+    event = drift_alert(
+        _result(["tenure", "Contract"]), "churn", "servicelens-churn", "4", rules=AlertRules()
+    )
     assert event.task == "churn" and event.model_version == "4"
     _no_placeholder(event.suggested_action)
     command = shlex.split(event.suggested_action.split("  #")[0])
     assert command[:3] == ["servicelens", "train", "churn"] and command[3] == "--reason"
     assert "v4" in command[4] and "tenure" in command[4]
     assert "v4" in event.suggested_action.split("#", 1)[1]
-    scoring = drift_alert(_result(["x"]), "agent_scoring", "servicelens-agent_scoring", "2", rules=AlertRules())
+    scoring = drift_alert(
+        _result(["x"]), "agent_scoring", "servicelens-agent_scoring", "2", rules=AlertRules()
+    )
     assert scoring.suggested_action.startswith("servicelens train agent-scoring --reason")
 
 
 def test_accuracy_action_names_the_queues_and_version() -> None:
     event = accuracy_alert({"billing": 0.4}, model_version="7", rules=AlertRules())
     _no_placeholder(event.suggested_action)
-    assert "billing" in event.suggested_action and "servicelens train forecast --reason" in event.suggested_action
+    assert (
+        "billing" in event.suggested_action
+        and "servicelens train forecast --reason" in event.suggested_action
+    )
     assert "v7" in event.suggested_action
 
 

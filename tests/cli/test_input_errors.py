@@ -86,7 +86,9 @@ def test_churn_score_stops_at_text_in_a_numeric_column(
     error_line(res, str(files["na_charges"]), "line 5", "MonthlyCharges", "'n/a'")
 
 
-def test_forecast_train_refuses_wrong_columns_and_text_calls(sl_env: Settings, files: dict[str, Path]) -> None:
+def test_forecast_train_refuses_wrong_columns_and_text_calls(
+    sl_env: Settings, files: dict[str, Path]
+) -> None:
     for alias in (["forecast", "train"], ["train", "forecast"]):
         res = invoke(*alias, "--input", str(files["time_volume"]), "--no-promote")
         error_line(res, "--input", str(files["time_volume"]), "no time column", "time, volume")
