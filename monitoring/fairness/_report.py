@@ -85,6 +85,20 @@ def _group_table(table: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _error_bars(values: list[Any], cis: list[Any]) -> dict[str, Any]:
+    """Plotly asymmetric error bars from confidence intervals ``[lo, hi]`` (0 where either is unknown)."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [
+            (c[1] - v) if c[1] is not None and v is not None else 0 for c, v in zip(cis, values, strict=True)
+        ],
+        "arrayminus": [
+            (v - c[0]) if c[0] is not None and v is not None else 0 for c, v in zip(cis, values, strict=True)
+        ],
+    }
+
+
 def _chart(name: str, table: dict[str, Any], include_js: bool, threshold: float) -> str:
     """Grouped bars of per-group rates with CI whiskers, plus the four-fifths line on ratios."""
     import plotly.graph_objects as go
@@ -104,18 +118,7 @@ def _chart(name: str, table: dict[str, Any], include_js: bool, threshold: float)
                 name=metric.replace("_", " "),
                 x=groups,
                 y=vals,
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [
-                        (c[1] - v) if c[1] is not None and v is not None else 0
-                        for c, v in zip(cis, vals, strict=True)
-                    ],
-                    "arrayminus": [
-                        (v - c[0]) if c[0] is not None and v is not None else 0
-                        for c, v in zip(cis, vals, strict=True)
-                    ],
-                },
+                error_y=_error_bars(vals, cis),
             ),
             row=1,
             col=1,
@@ -132,18 +135,7 @@ def _chart(name: str, table: dict[str, Any], include_js: bool, threshold: float)
                 "#c62828" if g in flags else ("#bdbdbd" if not r["adequate"] else "#2e7d32")
                 for g, r in zip(groups, rows, strict=True)
             ],
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [
-                    (c[1] - v) if c[1] is not None and v is not None else 0
-                    for c, v in zip(rcis, ratios, strict=True)
-                ],
-                "arrayminus": [
-                    (v - c[0]) if c[0] is not None and v is not None else 0
-                    for c, v in zip(rcis, ratios, strict=True)
-                ],
-            },
+            error_y=_error_bars(ratios, rcis),
             showlegend=False,
         ),
         row=1,
