@@ -175,18 +175,27 @@ def score_accuracy(
 def write_accuracy_report(
     report: AccuracyReport, out_dir: Path, stem: str | None = None
 ) -> tuple[Path, Path]:
-    """Plotly HTML (forecast vs actual and daily variance per queue; JS inlined once) + JSON."""
+    """Plotly HTML (forecast vs actual and daily variance per queue) + JSON.
+
+    plotly.js is not inlined (4.5 MB per report): the page loads the one ``plotly.min.js`` of its
+    folder (:func:`servicelens.reports.plotly_script_tag`), like the forecast, audit and drift
+    reports, so it stays tens of kB and still opens offline."""
+    import html as html_lib
+
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
+
+    from servicelens.reports import plotly_script_tag
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = stem or f"forecast-accuracy-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     html, js = out_dir / f"{stem}.html", out_dir / f"{stem}.json"
     parts = [
-        f"<html><head><meta charset='utf-8'><title>{stem}</title></head><body><h1>Forecast accuracy</h1>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html_lib.escape(stem)}</title>"
+        f"{plotly_script_tag(out_dir)}</head><body><h1>Forecast accuracy</h1>"
     ]
     parts.append(f"<pre>{json.dumps(report.overall, indent=1)}</pre>")
-    for i, (q, g) in enumerate(report.frame.groupby("queue")):
+    for q, g in report.frame.groupby("queue"):
         fig = make_subplots(
             rows=2, cols=1, subplot_titles=(f"{q}: forecast vs actual", "cumulative variance")
         )
@@ -196,8 +205,10 @@ def write_accuracy_report(
         for sign in (1, -1):
             fig.add_hline(y=sign * report.threshold, line_dash="dot", line_color="red", row=2, col=1)
         stats = {k: v for k, v in report.queues[str(q)].items() if k not in ("days", "by_hour_of_day")}
-        parts.append(f"<h2>{q}</h2><pre>{json.dumps(stats, indent=1)}</pre>")
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+        parts.append(
+            f"<h2>{html_lib.escape(str(q))}</h2><pre>{html_lib.escape(json.dumps(stats, indent=1))}</pre>"
+        )
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=False))
     parts.append("</body></html>")
     html.write_text("\n".join(parts), encoding="utf-8")
     js.write_text(json.dumps(report.to_dict(), indent=1, default=str))
