@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # alerts
     alert_webhook_url: str | None = Field(None, description="Optional webhook for drift/accuracy alerts.")
     drift_share_threshold: float = Field(0.3, description="Alert when the drifted-column share reaches this.")
+    # compute backend (servicelens.compute): where fan-outs (per-queue fits, batch scoring) run
+    dask_scheduler: str | None = Field(
+        None,
+        description="Unset: in-process (default); 'local[:N]': a LocalCluster of N worker processes; "
+        "'tcp://host:port': that Dask scheduler.",
+    )
 
     @property
     def home_dir(self) -> Path:
