@@ -345,6 +345,9 @@ class VolumeForecaster:
     #: declared special days (date -> label) and the daily multiplier learned per label from history
     special_days: dict[dt.date, str] = field(default_factory=dict)
     special_effects: dict[str, float] = field(default_factory=dict)
+    #: per queue, the fitted intraday update (``features.intraday.IntradayUpdate``); forecasters
+    #: pickled before it existed lack the attribute: read it with ``getattr(fc, "intraday", {})``
+    intraday: dict[str, Any] = field(default_factory=dict)
 
     def day_multipliers(self, dates: np.ndarray, overrides: dict[dt.date, float] | None = None) -> np.ndarray:
         """Per row: the learned effect of a declared special day, or a planner's explicit multiplier."""

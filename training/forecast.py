@@ -33,6 +33,7 @@ from features.forecaster import (
     VolumeForecaster,
     lgbm_features,
 )
+from features.intraday import IntradayUpdate
 from features.volume import (
     accuracy,
     calendar_features,
@@ -54,6 +55,7 @@ __all__ = [
     "evaluate",
     "train_and_register",
     "choice_line",
+    "intraday_scores",
     "DEFAULT_CANDIDATES",
     "BASELINES",
 ]
@@ -248,7 +250,9 @@ def _backtest_queue(
     """Per candidate: pooled (y, f) over the origins and mean WAPE."""
     idx = pd.DatetimeIndex(y.index)
     end = idx.max().normalize() + pd.Timedelta(days=1)
-    out: dict[str, dict[str, Any]] = {c: {"y": [], "f": [], "wapes": [], "holdout": None} for c in candidates}
+    out: dict[str, dict[str, Any]] = {
+        c: {"y": [], "f": [], "wapes": [], "holdout": None, "windows": []} for c in candidates
+    }
     for weeks in _ORIGIN_WEEKS:
         origin = end - pd.Timedelta(days=7 * weeks)
         hist = y[idx < origin]
@@ -268,6 +272,7 @@ def _backtest_queue(
                 continue
             out[name]["y"].append(actual)
             out[name]["f"].append(f)
+            out[name]["windows"].append((ts, actual, f))  # per origin: the intraday update's fit data
             out[name]["wapes"].append(_wape(actual, f))
             if weeks == _ORIGIN_WEEKS[0]:  # the latest window: the promotion gate's evaluation data
                 out[name]["holdout"] = {"ts": ts, "y": actual, "f": f}
@@ -277,6 +282,7 @@ def _backtest_queue(
             "y": np.concatenate(v["y"]),
             "f": np.concatenate(v["f"]),
             "holdout": v["holdout"],
+            "windows": v["windows"],
         }
         for c, v in out.items()
         if v["wapes"]
@@ -350,6 +356,7 @@ def train(
     )
     booster = _fit_lgbm(series, None, seed) if "lgbm" in candidates else None
     models, calib, hours, last, open_dates = {}, {}, {}, {}, {}
+    intraday: dict[str, IntradayUpdate] = {}
     closed_names: set[str] = set()
     summary: dict[str, Any] = {}
     for queue, y in series.items():
@@ -359,6 +366,7 @@ def train(
         models[queue] = _make(choice, booster).fit(y, hol)
         if choice in scores:
             calib[queue] = Calibration.fit(scores[choice]["y"], scores[choice]["f"])
+            intraday[queue] = IntradayUpdate.fit(scores[choice].get("windows", []))
         else:
             calib[queue] = Calibration()
         idx = pd.DatetimeIndex(y.index)
@@ -391,6 +399,7 @@ def train(
         special_days=special,
         special_effects=effects,
         backtest={q: s["backtest_wape"] for q, s in summary.items()},
+        intraday=intraday,
     )
     return forecaster, summary
 
@@ -456,13 +465,91 @@ def _holiday_names(dates: list[dt.date]) -> set[str]:
     return {cal.get(d) for d in dates if cal.get(d)}
 
 
+def intraday_scores(
+    forecaster: VolumeForecaster, scored: pd.DataFrame, at: dt.time
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Rest-of-day scores of the reforecast made at clock time ``at`` of every day in ``scored``
+    (``queue, interval_start, y, forecast``: the start-of-day forecast), and of that forecast.
+
+    Per queue and day, the actuals before ``at`` update the rest of the day exactly as
+    :func:`features.intraday.reforecast` does (same update, same band); the rows at or after it
+    are scored. Returns ``(model, start_of_day)``: ``wape_rest_of_day`` (pooled interval WAPE),
+    ``wape_rest_of_day_total`` (|sum f - sum y| / sum y of the remaining rows, averaged over
+    days) and ``coverage_80_rest_of_day``.
+    """
+    from features.intraday import IntradayUpdate, apply_update
+
+    updates = getattr(forecaster, "intraday", None) or {}
+    parts: dict[str, list[np.ndarray]] = {
+        "y": [],
+        "f": [],
+        "sod": [],
+        "lo": [],
+        "hi": [],
+        "slo": [],
+        "shi": [],
+    }
+    totals: dict[str, list[float]] = {"model": [], "start_of_day": []}
+    for (queue, _), grp in scored.groupby(["queue", scored["interval_start"].dt.normalize()], sort=True):
+        grp = grp.sort_values("interval_start")
+        clock = grp["interval_start"].dt.time.to_numpy()
+        past = np.array([c < at for c in clock])
+        if not past.any() or past.all():
+            continue
+        y, f = grp["y"].to_numpy(float), grp["forecast"].to_numpy(float)
+        update = updates.get(str(queue)) or IntradayUpdate()
+        expected, expected_day = float(f[past].sum()), float(f.sum())
+        factor = apply_update(update, float(y[past].sum()), expected, expected_day)
+        base = forecaster.calibration.get(str(queue), Calibration())
+        band = update.band(expected / max(expected_day, 1e-9), base) if expected > 0 else base
+        yr, fr = y[~past], f[~past]
+        lo, hi = band.bounds(fr * factor)
+        parts["y"].append(yr)
+        parts["f"].append(fr * factor)
+        parts["sod"].append(fr)
+        parts["lo"].append(lo)
+        parts["hi"].append(hi)
+        parts["slo"].append(grp["lo"].to_numpy(float)[~past])
+        parts["shi"].append(grp["hi"].to_numpy(float)[~past])
+        denom = max(float(yr.sum()), 1e-9)
+        totals["model"].append(abs(float((fr * factor).sum() - yr.sum())) / denom)
+        totals["start_of_day"].append(abs(float(fr.sum() - yr.sum())) / denom)
+    if not parts["y"]:
+        raise ValueError(f"--intraday-at {at:%H:%M}: no TEST day has rows both before and after that time")
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+
+    def _cover(lo: np.ndarray, hi: np.ndarray) -> float:
+        return float(np.mean((cat["y"] >= lo) & (cat["y"] <= hi)))
+
+    model = {
+        "wape_rest_of_day": _wape(cat["y"], cat["f"]),
+        "wape_rest_of_day_total": float(np.mean(totals["model"])),
+        "coverage_80_rest_of_day": _cover(cat["lo"], cat["hi"]),
+    }
+    start = {
+        "wape_rest_of_day": _wape(cat["y"], cat["sod"]),
+        "wape_rest_of_day_total": float(np.mean(totals["start_of_day"])),
+        "coverage_80_rest_of_day": _cover(cat["slo"], cat["shi"]),
+    }
+    return model, start
+
+
 def evaluate(
     train_df: pd.DataFrame,
     test_df: pd.DataFrame,
     candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
     n_jobs: int = 1,
-) -> dict[str, Any]:
-    """The ``evaluate forecast`` contract: fit on TRAIN, score TEST rows after TRAIN's last timestamp."""
+    intraday_at: dt.time | None = None,
+    return_forecaster: bool = False,
+) -> dict[str, Any] | tuple[dict[str, Any], VolumeForecaster]:
+    """The ``evaluate forecast`` contract: fit on TRAIN, score TEST rows after TRAIN's last timestamp.
+
+    ``intraday_at`` (off by default; the contract is unchanged without it): also score, for every
+    TEST day, the reforecast made at that clock time from the day's earlier actuals on the day's
+    remaining rows (:func:`intraday_scores`): ``model`` gains ``wape_rest_of_day`` and
+    ``wape_rest_of_day_total``, ``baselines.start_of_day`` holds the same for the morning forecast.
+    ``return_forecaster``: also return the fitted forecaster (benchmarks score more on it).
+    """
     train_df, _ = _prepare(train_df)
     test_df, _ = _prepare(test_df)
     logger.info(
@@ -507,12 +594,16 @@ def evaluate(
     # WAPE of a perfect-rate forecast under pure Poisson noise: E|X - y| ~ sqrt(2 y / pi)
     floor = float(np.sum(np.sqrt(2 * scored["y"].clip(lower=0) / np.pi)) / max(scored["y"].sum(), 1e-9))
     baselines = {b: accuracy(pd.concat(r, ignore_index=True), scale) for b, r in base_rows.items() if r}
+    if intraday_at is not None:
+        rest_model, rest_start = intraday_scores(forecaster, scored, intraday_at)
+        model_metrics = {**model_metrics, **rest_model}
+        baselines["start_of_day"] = rest_start
     logger.info(
         "forecast evaluate: TEST WAPE %.3f (%s)",
         model_metrics.get("wape", float("nan")),
         ", ".join(f"{b} {m.get('wape', float('nan')):.3f}" for b, m in baselines.items()) or "no baselines",
     )
-    return {
+    report = {
         "task": "forecast",
         "n_train": int(len(train_df)),
         "n_test": int(sum(len(r) for r in rows)),
@@ -523,6 +614,7 @@ def evaluate(
         "backtest_wape": {q: s["backtest_wape"] for q, s in summary.items()},
         "reference": {"poisson_floor_wape": floor},
     }
+    return (report, forecaster) if return_forecaster else report
 
 
 def train_and_register(
