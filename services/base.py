@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html as html_lib
 import json
 import logging
 import math
@@ -239,12 +240,77 @@ def _label_metrics_by_route() -> None:
         cls._servicelens_templated = True  # type: ignore[attr-defined]
 
 
+#: Swagger UI files ``/docs`` loads, served from BentoML's own copy (``static_content``): FastAPI's
+#: default page loads them from a CDN and stays blank offline
+_DOCS_ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-light-32x32.png"})
+
+
+def _docs_asset_dir() -> Path:
+    """BentoML's packaged Swagger UI dist (BentoML's own legacy index page uses it)."""
+    from bentoml._internal import server
+
+    return Path(server.__file__).parent / "static_content"
+
+
+_INDEX_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{title}</title><style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:44rem;color:#222}}
+li{{margin:.3rem 0}}code{{background:#f3f3f3;padding:0 .2rem}}</style></head><body>
+<h1>{title}</h1><p>A ServiceLens service. Every API call needs an <code>X-API-Key</code> header
+(<code>servicelens keys create --role ROLE</code> makes one).</p><ul>
+<li><a href="docs">docs</a>: the API, interactive (Swagger UI, works offline)</li>
+<li><a href="openapi.json">openapi.json</a>: the OpenAPI schema</li>
+<li><a href="info">info</a>: the model version served</li>
+<li><a href="readyz">readyz</a>, <a href="healthz">healthz</a>, <a href="metrics">metrics</a></li>
+</ul></body></html>"""
+
+
+def _add_home_and_docs(api: FastAPI) -> None:
+    """``/`` and ``/docs`` that work offline.
+
+    BentoML's generic ``/`` lists no route of a FastAPI-mounted service and loads badges from the
+    internet; FastAPI's ``/docs`` loads Swagger UI from a CDN (blank offline). Routes of the
+    service's own app win over BentoML's, so ``/`` here redirects to the service's console when
+    it has one (``/ui``, the forecast service's planner page) and is a small index otherwise, and
+    ``/docs`` is FastAPI's Swagger page with its assets served from BentoML's packaged copy."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+    title = html_lib.escape(api.title)
+
+    @api.get("/", include_in_schema=False)
+    def _home() -> Any:
+        from starlette.routing import Match
+
+        probe = {"type": "http", "path": "/ui", "method": "GET", "root_path": ""}
+        if any(route.matches(probe)[0] is Match.FULL for route in api.router.routes):
+            return RedirectResponse("/ui", status_code=307)
+        return HTMLResponse(_INDEX_PAGE.format(title=title))
+
+    @api.get("/docs", include_in_schema=False)
+    def _docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=api.openapi_url or "/openapi.json",
+            title=f"{api.title} - API docs",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-light-32x32.png",
+        )
+
+    @api.get("/docs/assets/{name}", include_in_schema=False)
+    def _docs_asset(name: str) -> FileResponse:
+        if name not in _DOCS_ASSETS:
+            raise HTTPException(status_code=404, detail=f"no docs asset {name!r}")
+        return FileResponse(_docs_asset_dir() / name, headers={"Cache-Control": "max-age=86400"})
+
+
 def make_api(title: str, version: str = "1", max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
     """A FastAPI app with JSON error handlers that name the field and never leak tracebacks,
-    a request body limit of ``max_body_bytes`` (413) and a JSON 500 for anything unexpected."""
-    api = FastAPI(title=f"ServiceLens {title}", version=version)
+    a request body limit of ``max_body_bytes`` (413), a JSON 500 for anything unexpected, and a
+    ``/`` and ``/docs`` that work offline (:func:`_add_home_and_docs`)."""
+    api = FastAPI(title=f"ServiceLens {title}", version=version, docs_url=None, redoc_url=None)
     _APIS.append(api)
     _label_metrics_by_route()
+    _add_home_and_docs(api)
 
     @api.middleware("http")
     async def _reject_nul(request: Request, call_next: Any) -> Any:

@@ -338,6 +338,38 @@ class ForecastService(ServiceBase):
         _check_size(fc, horizon, minutes)
         return fc.forecast(queue, horizon, minutes)["forecast"].tolist()
 
+    # -- planner console (services/forecast/ui): the page, its assets, its key check, its numbers
+    @api.post("/forecast/plan", dependencies=[requires("planner", "pipeline")])
+    def forecast_plan(self, body: ForecastRequest) -> dict[str, Any]:
+        """``POST /forecast`` plus what the planner console shows beside it: per queue the daily
+        totals, peak, agent-hours and FTE per day, and which queueing model to plan with and why
+        (the helpers of ``servicelens forecast report``, so page and report agree)."""
+        from services.forecast.ui import plan_summary
+
+        resp = self.forecast(body)
+        tz = getattr(self.model().model, "tz", None)
+        plan = body.model_dump(exclude={"queues", "store_snapshot"})
+        summary = plan_summary(resp.model_dump()["queues"], plan, tz, body.interval_minutes)
+        return {**resp.model_dump(mode="json"), "summary": summary}
+
+    @api.get("/ui", include_in_schema=False)
+    def console(self) -> Any:
+        """The planner console (static: it asks for the key and calls the API with it)."""
+        from services.forecast.ui import asset_response
+
+        return asset_response("index.html")
+
+    @api.get("/ui/session", include_in_schema=False, dependencies=[requires("planner", "pipeline")])
+    def console_session(self) -> dict[str, bool]:
+        """The console's sign-in check: 401/403 for a key its calls would refuse."""
+        return {"ok": True}
+
+    @api.get("/ui/{name}", include_in_schema=False)
+    def console_file(self, name: str) -> Any:
+        from services.forecast.ui import asset_response
+
+        return asset_response(name)
+
     @api.get("/queues")
     def queues(self) -> dict:
         loaded = self.model()
