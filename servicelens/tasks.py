@@ -193,6 +193,13 @@ TASKS: tuple[TaskSpec, ...] = (
         help="Erlang A/C queueing model scored against a per-call log: evaluate.",
     ),
     TaskSpec(
+        name="schedule",
+        title="Shifts and weekly rosters from the staffing requirement (CP-SAT)",
+        registered=False,
+        cli=("training.schedule_cli",),
+        help="Shift schedules and rosters: solve, roster, evaluate (plan vs staffed on a per-call log).",
+    ),
+    TaskSpec(
         name="tagging",
         predictor="features.tagger:MultiHeadTagger",
         title="Intent, sentiment and urgency tags",

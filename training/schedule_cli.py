@@ -1,0 +1,56 @@
+"""``servicelens schedule evaluate|solve|roster`` (heavy imports inside each command).
+
+``evaluate`` is the contract check on a per-call log (:mod:`training.schedule`); ``solve`` turns a
+requirement (a CSV, or a forecast request staffed by the registered forecaster) into shifts;
+``roster`` assigns a week's shifts to named agents. Bad input is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+
+from training.cli_output import json_safe, print_metrics_table, status
+
+__all__ = ["register"]
+
+logger = logging.getLogger(__name__)
+
+
+def _fail(message: object) -> typer.Exit:
+    """Bad input: one line on stderr, exit status 2, no traceback (raise the result)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def evaluate(
+    train: Path = typer.Option(..., "--train", exists=True, help="israel_bank_calls-format per-call log."),
+    test: Path = typer.Option(
+        ..., "--test", exists=True, help="Per-call log; its dates after TRAIN's last date are planned."
+    ),
+    time_limit: float = typer.Option(
+        20.0, "--time-limit", min=0.1, max=600.0, help="CP-SAT seconds per week of shifts."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Last line: one JSON object (contract)."),
+) -> None:
+    """Plan TEST's weeks from TRAIN (forecast, agents, shifts) and score them against what was staffed."""
+    from training.schedule import evaluate as evaluate_schedule
+
+    try:
+        with status("fitting on TRAIN, back-testing the abandonment target, scheduling TEST's weeks..."):
+            report = json_safe(evaluate_schedule(train, test, time_limit=time_limit))
+    except ValueError as exc:
+        raise _fail(exc) from exc
+    report.setdefault("compute", "in-process")
+    if not as_json:
+        print_metrics_table(report, f"plan[target {report['target']['target']:.3f}]")
+        return
+    typer.echo(json.dumps(report))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate``, ``solve`` and ``roster`` to the ``servicelens schedule`` group."""
+    app.command("evaluate")(evaluate)
