@@ -347,19 +347,37 @@ def _bucket(rest: pd.DataFrame, queue: str, minutes: int, cal: Calibration) -> p
     )
 
 
+def _scheduled_on(
+    agents: pd.Series | Sequence[float], starts: pd.DatetimeIndex, minutes: int, tz: str | None, queue: str
+) -> np.ndarray:
+    """Agents scheduled per plan interval (NaN where not given): a Series is aligned by its
+    interval starts (floored to the plan's interval), a sequence by position."""
+    out = np.full(len(starts), np.nan)
+    if isinstance(agents, pd.Series):
+        idx = to_local_naive(pd.Series(agents.index), tz).floor(f"{minutes}min")
+        by_start = pd.Series(agents.to_numpy(float), index=idx).groupby(level=0).max()
+        return by_start.reindex(starts).to_numpy(float)
+    values = np.asarray(list(agents), float)
+    if len(values) > len(starts):
+        raise ValueError(f"scheduled.{queue}: {len(values)} values but only {len(starts)} intervals remain")
+    out[: len(values)] = values
+    return out
+
+
 def intraday_with_staffing(
     forecaster: Any,
     actuals: pd.DataFrame,
     plan: Any,
     at: dt.datetime | pd.Timestamp | None = None,
-    scheduled: dict[str, Sequence[float]] | None = None,
+    scheduled: dict[str, pd.Series | Sequence[float]] | None = None,
 ) -> list[IntradayQueuePlan]:
     """Reforecast every queue of ``plan`` (a :class:`features.planning.StaffingPlan`; its
     ``interval_minutes`` and service targets are used) and staff the rest of the day.
 
-    ``scheduled``: per queue, agents scheduled (paid, before shrinkage) per remaining interval of
-    the plan's length, in order; shorter lists cover the first intervals only. Raises ValueError
-    when a list is longer than the remaining intervals.
+    ``scheduled``: per queue, agents scheduled (paid, before shrinkage), either a Series indexed by
+    interval start or a sequence per remaining interval of the plan's length, in order (shorter
+    lists cover the first intervals only). Raises ValueError when a list is longer than the
+    remaining intervals.
     """
     from features.planning import forecast_with_staffing
     from features.staffing import erlang_a_metrics
@@ -375,16 +393,11 @@ def intraday_with_staffing(
     out = []
     seconds = plan.interval_minutes * 60.0
     for item in staffed:
+        naive = pd.DatetimeIndex(shaped[item.queue]["interval_start"])
         frame = item.frame.assign(start_of_day=shaped[item.queue]["start_of_day"].to_numpy())
         agents = (scheduled or {}).get(item.queue)
         if agents is not None:
-            agents = np.asarray(agents, float)
-            if len(agents) > len(frame):
-                raise ValueError(
-                    f"scheduled.{item.queue}: {len(agents)} values but only {len(frame)} intervals remain"
-                )
-            sched = np.full(len(frame), np.nan)
-            sched[: len(agents)] = agents
+            sched = _scheduled_on(agents, naive, plan.interval_minutes, tz, item.queue)
             on_phone = np.floor(np.nan_to_num(sched) * (1.0 - plan.shrinkage))
             m = erlang_a_metrics(
                 frame["forecast"].to_numpy(float),

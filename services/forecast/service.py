@@ -22,6 +22,16 @@ from pydantic import BaseModel, Field, field_validator
 
 from features.planning import QueuePlan, StaffingPlan, forecast_with_staffing
 from services.base import ClientError, JSONErrorMiddleware, ServiceBase, make_api, requires
+from services.forecast.intraday_api import IntradayRequest, IntradayResponse, intraday_response
+from services.forecast.schedule_api import (
+    RosterRequest,
+    RosterResponse,
+    ScheduleRequest,
+    ScheduleResponse,
+    roster_response,
+    schedule_response,
+    solve_request,
+)
 
 __all__ = [
     "ForecastService",
@@ -369,6 +379,35 @@ class ForecastService(ServiceBase):
         from services.forecast.ui import asset_response
 
         return asset_response(name)
+
+    @api.post("/forecast/intraday", dependencies=[requires("planner", "pipeline")])
+    def forecast_intraday(self, body: IntradayRequest) -> IntradayResponse:
+        """The rest of today re-forecast from today's actuals so far, staffed; with the agents
+        scheduled, agents short/over and expected SL/abandonment (``services/forecast/intraday_api``)."""
+        loaded = self.model()
+        with self.timed("/forecast/intraday", body) as call:
+            resp = intraday_response(loaded.model, loaded.version, body)
+            call.outputs = {"queues": [(q.queue, q.factor, len(q.intervals)) for q in resp.queues]}
+        return resp
+
+    @api.post("/schedule", dependencies=[requires("planner", "pipeline")])
+    def schedule(self, body: ScheduleRequest) -> ScheduleResponse:
+        """Shifts and breaks covering a requirement, or a forecast staffed and scheduled in one call
+        (``services/forecast/schedule_api``; the solver's time limit bounds the call)."""
+        loaded = self.model() if body.forecast is not None else None
+        with self.timed("/schedule", body) as call:
+            _, result = solve_request(body, loaded.model if loaded else None)
+            resp = schedule_response(result, loaded.version if loaded else None)
+            call.outputs = result.summary()
+        return resp
+
+    @api.post("/roster", dependencies=[requires("planner", "pipeline")])
+    def roster(self, body: RosterRequest) -> RosterResponse:
+        """Named agents for the week's shifts under the roster rules (``services/forecast/schedule_api``)."""
+        with self.timed("/roster", body) as call:
+            resp = roster_response(body)
+            call.outputs = {"status": resp.status, "violations": resp.violations, "fairness": resp.fairness}
+        return resp
 
     @api.get("/queues")
     def queues(self) -> dict:
