@@ -206,10 +206,9 @@ def assemble_result(
             "over": mean(over),
             "weight": grid.weights.reshape(-1, per)[:, 0],
         },
-        index=grid.index,
+        index=grid.index.rename("interval_start"),  # a renamed copy: never touch the caller's index
     )
     coverage["required"] = mean(demand).astype(float)
-    coverage.index.name = "interval_start"
     hours = (shifts["paid_hours"] * shifts["headcount"]).groupby(shifts["day"]).sum()
     hours.index.name = "day"
     gap = 0.0 if status == "OPTIMAL" else (objective - bound) / max(abs(objective), 1e-9)
