@@ -1,0 +1,394 @@
+"""``POST /schedule`` and ``POST /roster``: request and response models and the checks around the
+solver (:mod:`features.scheduling`).
+
+A schedule is solved from a requirement (agents per interval), or from a forecast request: the
+served forecaster's volumes are staffed by :func:`features.planning.forecast_with_staffing`
+(Erlang A by default, Erlang C on request), every queue's agents summed per interval (one
+cross-trained pool; no pooling gain is counted), and shifts are solved on that in the same call.
+The service methods are thin; ``servicelens schedule solve|roster`` call the very same functions,
+so HTTP and CLI give the same answer for the same body. No BentoML here.
+
+Work is bounded so one request cannot hold a worker: at most :data:`MAX_INTERVALS` intervals over
+:data:`MAX_DAYS` days, :data:`MAX_TEMPLATES` templates and :data:`MAX_CANDIDATES` candidate shifts
+(template x day x start), and CP-SAT stops after ``time_limit_s`` (at most
+:data:`MAX_SOLVER_SECONDS`; its wall-clock safety net is 3x that, under the service's 60 s timeout).
+Bad input raises :class:`services.base.ClientError` naming the field (a 4xx JSON error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from features.scheduling import (
+    Agent,
+    Break,
+    RosterOptions,
+    ScheduleInputError,
+    ScheduleOptions,
+    ScheduleResult,
+    ShiftTemplate,
+)
+from services.base import ClientError
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "RequirementRow",
+    "ScheduleForecast",
+    "ScheduleRequest",
+    "ScheduleResponse",
+    "RosterShift",
+    "RosterRequest",
+    "RosterResponse",
+    "requirement_series",
+    "solve_request",
+    "schedule_response",
+    "roster_response",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_DAYS = 31
+MAX_INTERVALS = 31 * 96  # a month of 15-minute intervals
+MAX_TEMPLATES = 100
+MAX_CANDIDATES = 60_000  # template x day x start: model building stays ~seconds
+MAX_SOLVER_SECONDS = 15.0
+MAX_AGENTS = 500
+MAX_SHIFT_ROWS = 20_000
+
+#: Shifts used when a request names none: starts every 30 minutes wherever the whole shift is open.
+#: An 8.5-hour full-time day with a 30-minute unpaid lunch 3-5 hours in, a 6-hour part-time shift
+#: with a paid 15-minute break 2-4 hours in, and a 4-hour part-time shift without breaks.
+DEFAULT_TEMPLATES: tuple[ShiftTemplate, ...] = (
+    ShiftTemplate(
+        name="full_time_8h",
+        earliest_start=0,
+        latest_start=23 * 60 + 30,
+        start_step_minutes=30,
+        length_minutes=510,
+        breaks=(Break(length_minutes=30, paid=False, earliest_offset=180, latest_offset=300),),
+        contract_class="full_time",
+    ),
+    ShiftTemplate(
+        name="part_time_6h",
+        earliest_start=0,
+        latest_start=23 * 60 + 30,
+        start_step_minutes=30,
+        length_minutes=360,
+        breaks=(Break(length_minutes=15, paid=True, earliest_offset=120, latest_offset=240),),
+        contract_class="part_time",
+    ),
+    ShiftTemplate(
+        name="part_time_4h",
+        earliest_start=0,
+        latest_start=23 * 60 + 30,
+        start_step_minutes=30,
+        length_minutes=240,
+        contract_class="part_time",
+    ),
+)
+
+
+class RequirementRow(BaseModel):
+    interval_start: dt.datetime
+    agents: float = Field(
+        ge=0, le=1e6, description="Agents required in the interval (fractions are rounded up)."
+    )
+
+
+class ScheduleForecast(BaseModel):
+    """What to forecast and staff (the ``POST /forecast`` fields); the agents become the requirement."""
+
+    queues: list[str] = Field(min_length=1, max_length=50)
+    horizon: int = Field(96 * 7, gt=0, le=MAX_INTERVALS, description="Open intervals to forecast.")
+    interval_minutes: int = Field(15, gt=0, le=1440)
+    start: dt.datetime | None = Field(None, description="First interval (default: after the training data).")
+    special_days: dict[dt.date, Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=dict, max_length=366
+    )
+    closed_dates: list[dt.date] = Field(default_factory=list, max_length=366)
+    staffing_model: Literal["erlang_a", "erlang_c"] = "erlang_a"
+    aht_seconds: float = Field(300.0, gt=0, le=36_000, description="Average handle time (s).")
+    sl_target: float = Field(0.8, gt=0, lt=1, description="Share answered within target_seconds.")
+    target_seconds: float = Field(20.0, ge=0, le=86_400)
+    patience_seconds: float = Field(120.0, ge=1, le=86_400, description="Mean caller patience, Erlang A (s).")
+    abandon_target: float | None = Field(None, gt=0, lt=1, description="Max abandonment (Erlang A).")
+    shrinkage: float = Field(0.3, ge=0, lt=1)
+    max_occupancy: float = Field(1.0, ge=0.05, le=1)
+
+
+class ScheduleRequest(BaseModel):
+    """A ``requirement`` per interval, or a ``forecast`` to staff; templates and calendar options."""
+
+    requirement: list[RequirementRow] | None = Field(None, max_length=MAX_INTERVALS)
+    forecast: ScheduleForecast | None = None
+    templates: list[ShiftTemplate] | None = Field(
+        None, min_length=1, max_length=MAX_TEMPLATES, description="Default: DEFAULT_TEMPLATES."
+    )
+    opening_hours: dict[str, list[int | str] | None] | None = Field(
+        None, description="weekday ('mon' or 0) -> [open, close] ('HH:MM' or minutes); left out = closed."
+    )
+    closed_dates: list[dt.date] = Field(default_factory=list, max_length=366)
+    under_penalty: float = Field(100.0, ge=0, le=1e6, description="Cost of one agent short for one interval.")
+    hard_coverage: bool = False
+    part_time_share: float | None = Field(None, ge=0, le=1, description="Target share of paid hours.")
+    mix_tolerance: float = Field(0.05, ge=0, le=1)
+    time_limit_s: float = Field(10.0, gt=0, le=MAX_SOLVER_SECONDS, description="CP-SAT budget (s).")
+    relative_gap: float = Field(0.0, ge=0, le=1, description="Stop once the proven gap is below this.")
+
+
+class ShiftRow(BaseModel):
+    template: str
+    contract_class: str
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    headcount: int
+    paid_hours: float
+    cost: float
+
+
+class BreakRow(BaseModel):
+    template: str
+    shift_start: dt.datetime
+    break_no: int
+    start: dt.datetime
+    end: dt.datetime
+    paid: bool
+    headcount: int
+
+
+class CoverageRow(BaseModel):
+    interval_start: dt.datetime
+    required: float
+    open: bool
+    scheduled: float
+    on_break: float
+    under: float
+    over: float
+    weight: float
+
+
+class ScheduleResponse(BaseModel):
+    model_version: str | None = Field(None, description="Forecaster version when planned from a forecast.")
+    status: str
+    objective: float
+    lower_bound: float
+    gap: float
+    cost: float
+    paid_hours: float
+    headcount: int
+    under_agent_intervals: float
+    over_agent_intervals: float
+    part_time_share: float
+    solve_seconds: float
+    grid_minutes: int
+    shifts: list[ShiftRow]
+    breaks: list[BreakRow]
+    coverage: list[CoverageRow]
+    paid_hours_per_day: dict[str, float]
+
+
+class RosterShift(BaseModel):
+    """A staffed shift (a row of ``POST /schedule``'s ``shifts``)."""
+
+    template: str = Field(min_length=1, max_length=80)
+    start: dt.datetime
+    end: dt.datetime
+    headcount: int = Field(ge=0, le=10_000)
+    paid_hours: float = Field(ge=0, le=24)
+    contract_class: Literal["full_time", "part_time"] | None = None
+
+
+class RosterRequest(BaseModel):
+    shifts: list[RosterShift] = Field(min_length=1, max_length=MAX_SHIFT_ROWS)
+    agents: list[Agent] = Field(min_length=1, max_length=MAX_AGENTS)
+    max_working_days: int = Field(5, ge=1, le=7)
+    consecutive_days_off: int = Field(2, ge=0, le=7)
+    rotate_days_off: bool = False
+    weeks: int = Field(1, ge=1, le=12, description="Weeks of rotated lines to return (rotate_days_off).")
+    min_rest_hours: float = Field(11.0, ge=0, le=48)
+    same_start_all_week: bool = False
+    weekend_days: list[int] = Field([5, 6], max_length=7)
+    time_limit_s: float = Field(10.0, gt=0, le=MAX_SOLVER_SECONDS)
+
+
+class RosterResponse(BaseModel):
+    status: str
+    objective: float
+    lower_bound: float
+    gap: float
+    solve_seconds: float
+    assignments: list[dict[str, Any]]
+    unassigned: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+    violations: list[str]
+    fairness: dict[str, float]
+    rotation: list[dict[str, Any]] | None = None
+
+
+def _client_error(exc: ScheduleInputError | ValidationError, prefix: str = "") -> ClientError:
+    """The solver's or a schema's complaint as a 4xx naming the field."""
+    if isinstance(exc, ScheduleInputError):
+        return ClientError(prefix + exc.field, exc.message)
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "body"
+    return ClientError(prefix + loc, str(err.get("msg", exc)))
+
+
+def _options(body: ScheduleRequest) -> ScheduleOptions:
+    fields = body.model_dump(
+        include={
+            "opening_hours",
+            "closed_dates",
+            "under_penalty",
+            "hard_coverage",
+            "part_time_share",
+            "mix_tolerance",
+            "time_limit_s",
+            "relative_gap",
+        }
+    )
+    try:
+        # two workers whatever the caller asks: a request must not take the machine
+        return ScheduleOptions(**fields, num_workers=2)
+    except ValidationError as exc:
+        raise _client_error(exc) from exc
+
+
+def requirement_series(body: ScheduleRequest, forecaster: Any | None) -> Any:
+    """Agents per evenly spaced interval (``pandas.Series``), from the body's rows or its forecast."""
+    import pandas as pd
+
+    if (body.requirement is None) == (body.forecast is None):
+        raise ClientError("requirement", "send either requirement rows or a forecast request, not both")
+    if body.requirement is not None:
+        if len(body.requirement) < 2:
+            raise ClientError("requirement", "needs at least two intervals")
+        stamps = [pd.Timestamp(r.interval_start) for r in body.requirement]
+        if len({t.tzinfo is None for t in stamps}) > 1:
+            raise ClientError("requirement", "mixes times with and without a UTC offset")
+        index = pd.DatetimeIndex(stamps)
+        return pd.Series([r.agents for r in body.requirement], index=index, dtype=float)
+    if forecaster is None:
+        raise ClientError("forecast", "no forecaster is loaded to plan from")
+    return _forecast_requirement(forecaster, body.forecast)
+
+
+def _forecast_requirement(forecaster: Any, fc: ScheduleForecast) -> Any:
+    """Volumes -> agents (:func:`features.planning.forecast_with_staffing`) -> one series on a gapless
+    interval index (closed intervals require nobody)."""
+    import pandas as pd
+
+    from features.planning import StaffingPlan, forecast_with_staffing
+    from services.forecast.service import _check_interval, _check_queues, _check_size
+
+    _check_queues(forecaster, fc.queues, "forecast.queues")
+    _check_interval(forecaster, fc.interval_minutes)
+    _check_size(forecaster, fc.horizon, fc.interval_minutes, len(fc.queues))
+    plan = StaffingPlan(**fc.model_dump(exclude={"staffing_model"}))
+    frames = [item.frame for item in forecast_with_staffing(forecaster, plan)]
+    frame = pd.concat(frames, ignore_index=True)
+    agents = frame.groupby("interval_start")[f"{fc.staffing_model}_agents"].sum().sort_index()
+    full = pd.date_range(agents.index[0], agents.index[-1], freq=f"{fc.interval_minutes}min")
+    return agents.reindex(full, fill_value=0).astype(float)
+
+
+def _check_work(series: Any, templates: list[ShiftTemplate]) -> None:
+    """Refuse inputs whose model alone would take long to build, before building it."""
+    if len(series) > MAX_INTERVALS:
+        raise ClientError("requirement", f"{len(series):,} intervals; at most {MAX_INTERVALS:,} per request")
+    idx = series.index
+    days = (idx[-1].normalize() - idx[0].normalize()).days + 1
+    if days > MAX_DAYS:
+        raise ClientError("requirement", f"spans {days} days; at most {MAX_DAYS} per request")
+    per_day = sum((t.latest_start - t.earliest_start) // t.start_step_minutes + 1 for t in templates)
+    if per_day * days > MAX_CANDIDATES:
+        raise ClientError(
+            "templates",
+            f"{per_day * days:,} candidate shifts (template x day x start); at most {MAX_CANDIDATES:,}: "
+            "use fewer templates, narrower start windows or a larger start_step_minutes",
+        )
+
+
+def solve_request(body: ScheduleRequest, forecaster: Any | None = None) -> tuple[Any, ScheduleResult]:
+    """The requirement and the solved schedule for a request (shared by HTTP and CLI)."""
+    from features.scheduling import solve_schedule
+
+    series = requirement_series(body, forecaster)
+    templates = list(body.templates or DEFAULT_TEMPLATES)
+    _check_work(series, templates)
+    options = _options(body)
+    try:
+        return series, solve_schedule(series, templates, options)
+    except ScheduleInputError as exc:
+        raise _client_error(exc) from exc
+
+
+def schedule_response(result: ScheduleResult, version: str | None) -> ScheduleResponse:
+    """The solver's tables as the response (timestamps ISO 8601, in the requirement's zone)."""
+    data = result.to_dict()
+    data["paid_hours_per_day"] = {str(k): float(v) for k, v in data["paid_hours_per_day"].items()}
+    return ScheduleResponse(model_version=version, **data)
+
+
+def _roster_options(body: RosterRequest) -> RosterOptions:
+    fields = body.model_dump(
+        include={
+            "max_working_days",
+            "consecutive_days_off",
+            "rotate_days_off",
+            "min_rest_hours",
+            "same_start_all_week",
+            "weekend_days",
+            "time_limit_s",
+        }
+    )
+    try:
+        return RosterOptions(**fields, num_workers=2)
+    except ValidationError as exc:
+        raise _client_error(exc) from exc
+
+
+def roster_frame(body: RosterRequest) -> Any:
+    """The request's shifts as the frame :func:`features.scheduling.build_roster` reads."""
+    import pandas as pd
+
+    rows = [s.model_dump() for s in body.shifts]
+    for i, row in enumerate(rows):
+        if row["end"] <= row["start"]:
+            raise ClientError(f"shifts.{i}.end", "is not after start")
+        if row["contract_class"] is None:
+            row.pop("contract_class")
+    frame = pd.DataFrame(rows)
+    for col in ("start", "end"):
+        frame[col] = pd.to_datetime(frame[col], utc=frame[col].map(lambda t: t.tzinfo is not None).any())
+    return frame
+
+
+def roster_response(body: RosterRequest) -> RosterResponse:
+    """Named agents for the week's shifts (shared by HTTP and CLI)."""
+    from features.scheduling import build_roster
+
+    frame = roster_frame(body)
+    options = _roster_options(body)
+    try:
+        result = build_roster(frame, body.agents, options)
+    except ScheduleInputError as exc:
+        raise _client_error(exc) from exc
+    data = result.to_dict()
+    rotation = None
+    if body.weeks > 1:
+        rotation = _records(result.rotation(body.weeks))
+    keep = {k: data[k] for k in RosterResponse.model_fields if k in data and k != "rotation"}
+    return RosterResponse(**keep, rotation=rotation)
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    out = frame.copy()
+    for col in out.columns:
+        out[col] = out[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
+    return out.to_dict(orient="records")

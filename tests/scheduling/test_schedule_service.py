@@ -1,0 +1,144 @@
+"""``POST /schedule`` and ``POST /roster`` on the forecast service, in process."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from servicelens.settings import Settings
+from servicelens.simulator.contacts import simulate_contacts
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    """One registered forecaster and one in-process forecast service for the module."""
+    from starlette.testclient import TestClient
+
+    home = tmp_path_factory.mktemp("schedule_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SERVICELENS_HOME", str(home / "home"))
+        for var in ("MLFLOW_TRACKING_URI", "SERVICELENS_MLFLOW_TRACKING_URI", "SERVICELENS_DB_URL"):
+            mp.delenv(var, raising=False)
+        mp.setenv("SERVICELENS_AUTH_DISABLED", "true")
+        mp.setenv("SERVICELENS_RELOAD_POLL_SECONDS", "0")
+        Settings().ensure_dirs()
+        from services.forecast.service import ForecastService
+        from training.forecast import train_and_register
+
+        sim = simulate_contacts(40, ["billing", "email"], seed=4)
+        version = train_and_register(sim, candidates=("slot_mean",)).version
+        with TestClient(ForecastService.to_asgi()) as c:
+            yield c, version
+
+
+def _day(values: list[float], start: str = "2025-03-03 08:00", minutes: int = 60) -> list[dict]:
+    times = pd.date_range(start, periods=len(values), freq=f"{minutes}min")
+    return [{"interval_start": t.isoformat(), "agents": v} for t, v in zip(times, values, strict=True)]
+
+
+_TEMPLATES = [
+    {"name": "day8", "earliest_start": "08:00", "latest_start": "12:00", "start_step_minutes": 60,
+     "length_minutes": 480, "breaks": [{"length_minutes": 60, "earliest_offset": 180, "latest_offset": 300}]},
+    {"name": "half4", "earliest_start": "08:00", "latest_start": "16:00", "start_step_minutes": 60,
+     "length_minutes": 240, "contract_class": "part_time"},
+]  # fmt: skip
+_OPEN = {"mon": ["08:00", "20:00"]}
+_NEED = [2, 3, 4, 4, 5, 5, 4, 4, 3, 3, 2, 2]  # Monday 08:00-20:00, hourly
+
+
+def test_schedule_from_a_requirement_covers_it(served) -> None:
+    c, _ = served
+    body = {
+        "requirement": _day(_NEED),
+        "templates": _TEMPLATES,
+        "opening_hours": _OPEN,
+        "hard_coverage": True,
+    }
+    resp = c.post("/schedule", json=body)
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["status"] == "OPTIMAL" and out["gap"] == 0 and out["model_version"] is None
+    cov = pd.DataFrame(out["coverage"])
+    assert len(cov) == len(_NEED) and cov["under"].sum() == 0
+    assert (cov["scheduled"] >= cov["required"]).all() and list(cov["required"]) == _NEED
+    # paid hours are what the shifts pay: 8 h with an unpaid hour -> 7, 4 h -> 4
+    shifts = pd.DataFrame(out["shifts"])
+    paid = (shifts["paid_hours"] * shifts["headcount"]).sum()
+    assert out["paid_hours"] == pytest.approx(paid) and sum(
+        out["paid_hours_per_day"].values()
+    ) == pytest.approx(paid)
+    assert out["lower_bound"] <= out["objective"] + 1e-9
+    assert {b["template"] for b in out["breaks"]} <= {"day8"}
+
+
+def test_schedule_from_a_forecast_in_one_call(served) -> None:
+    """Volume -> Erlang A agents -> shifts with the default templates, from the served forecaster."""
+    c, version = served
+    fc = {"queues": ["billing", "email"], "horizon": 48, "interval_minutes": 30}
+    resp = c.post("/schedule", json={"forecast": fc, "time_limit_s": 5})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["model_version"] == version and out["status"] in ("OPTIMAL", "FEASIBLE")
+    plan = c.post("/forecast", json={**fc, "store_snapshot": False}).json()
+    need = {}
+    for q in plan["queues"]:
+        for r in q["intervals"]:
+            need[r["interval_start"]] = need.get(r["interval_start"], 0) + r["erlang_a_agents"]
+    cov = {r["interval_start"]: r["required"] for r in out["coverage"]}
+    assert {k: cov[k] for k in need} == need  # the same staffing as POST /forecast, summed over queues
+    assert {s["template"] for s in out["shifts"]} <= {"full_time_8h", "part_time_6h", "part_time_4h"}
+
+
+_LONG = {**_TEMPLATES[1], "length_minutes": 1500}
+_BREAK_OUT = {
+    **_TEMPLATES[0],
+    "breaks": [{"length_minutes": 60, "earliest_offset": 400, "latest_offset": 460}],
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"requirement": _day([2, -1, 3]), "templates": _TEMPLATES}, "requirement.1.agents"),
+        ({"requirement": _day(_NEED), "templates": [_LONG]}, "templates.0"),
+        ({"requirement": _day(_NEED), "templates": [_BREAK_OUT]}, "templates.0"),
+        # open until 20:00 but the last allowed start is 12:00 (+8 h) or 16:00 (+4 h): 19:00 cannot be covered
+        (
+            {"requirement": _day(_NEED), "opening_hours": _OPEN,
+             "templates": [{**_TEMPLATES[1], "latest_start": "15:00"}]},
+            "templates",
+        ),
+        ({"requirement": _day(_NEED), "templates": _TEMPLATES, "time_limit_s": 600}, "time_limit_s"),
+        ({"requirement": _day(_NEED), "opening_hours": {"mon": ["20:00", "08:00"]}}, "opening_hours"),
+        ({"requirement": _day(_NEED), "forecast": {"queues": ["billing"]}}, "requirement"),
+        ({}, "requirement"),
+        ({"forecast": {"queues": ["nope"]}}, "forecast.queues"),
+        ({"requirement": _day(_NEED * 70), "templates": _TEMPLATES}, "requirement"),
+    ],
+)  # fmt: skip
+def test_bad_schedule_input_names_the_field(served, body: dict, field: str) -> None:
+    c, _ = served
+    resp = c.post("/schedule", json=body)
+    assert 400 <= resp.status_code < 500, resp.text
+    fields = [e["field"] for e in resp.json()["errors"]]
+    assert any(f == field or f.startswith(field + ".") for f in fields), fields
+
+
+def test_solver_time_is_bounded(served) -> None:
+    """A week of 15-minute intervals with 40 templates stops at its time limit with an answer and a gap."""
+    c, _ = served
+    need = [3 + (i % 96) // 8 for i in range(96 * 7)]
+    templates = [
+        {"name": f"t{h}_{s}", "earliest_start": f"{s:02d}:00", "latest_start": f"{s + 6:02d}:45",
+         "start_step_minutes": 15, "length_minutes": h * 60}
+        for h in (4, 5, 6, 7, 8) for s in range(0, 16, 2)
+    ]  # fmt: skip
+    started = time.perf_counter()
+    resp = c.post("/schedule", json={"requirement": _day(need, "2025-03-03 00:00", 15), "templates": templates,
+                                     "time_limit_s": 1})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert time.perf_counter() - started < 20
+    out = resp.json()
+    assert out["gap"] >= 0 and out["lower_bound"] <= out["objective"] + 1e-9
