@@ -63,6 +63,8 @@ def _task_group(task: str) -> Loader:
         _group.__doc__ = spec.help
         for module in spec.cli:
             resolve(f"{module}:register")(app)
+        if spec.batch_input is not None:  # one batch-score verb for every task the registry marks
+            resolve("servicelens.batch.cli:register")(app, spec.name)
         return typer.main.get_command(app)
 
     return load

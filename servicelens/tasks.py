@@ -91,6 +91,10 @@ class TaskSpec:
     #: ``"module:Class"`` of the predictor its registered versions hold: a service refuses to
     #: serve (``/readyz`` 503) a loaded model of another class, e.g. a forecaster in churn's slot
     predictor: str | None = None
+    #: ``"module:attr"`` of the input columns a file must hold for ``servicelens <task> batch-score``
+    #: (a list of names, one name, or a function of the loaded predictor returning them); the
+    #: champion's ``predict(df)`` then scores the file in partitions. None: no batch scoring
+    batch_input: str | None = None
 
     @property
     def model_name(self) -> str:
@@ -202,6 +206,7 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="tagging",
         predictor="features.tagger:MultiHeadTagger",
+        batch_input="features.tagger:MultiHeadTagger.text_col",
         title="Intent, sentiment and urgency tags",
         primary_metric="accuracy",
         service=_service("tagging", 8102, "intent/category, sentiment and urgency with confidences"),
@@ -215,6 +220,7 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="churn",
         predictor="features.churn_model:ChurnPredictor",
+        batch_input="features.customers:FEATURE_COLS",
         title="Calibrated churn risk with reasons",
         primary_metric="roc_auc",
         service=_service("churn", 8103, "calibrated churn risk with the top-3 reasons"),
@@ -228,6 +234,7 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         name="intervention",
         predictor="features.abandonment_model:AbandonmentPredictor",
+        batch_input="features.abandonment_model:ABANDON_FEATURES",
         title="Proactive callback trigger (abandonment risk)",
         primary_metric="roc_auc",
         service=_service("intervention", 8104, "ranked proactive triggers under capacity and cooldown"),

@@ -1,0 +1,207 @@
+"""Batch scoring in process: same scores as the predictor, partitions, re-runs, bad input, failures.
+
+One small churn predictor is fitted per module and handed to ``batch_score(loader=...)`` (the CLI
+test patches the registry's ``load``), so no test here needs an MLflow round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from servicelens.batch import (
+    MANIFEST,
+    BatchInputError,
+    BatchJobError,
+    batch_score,
+    expand_inputs,
+    plan_partitions,
+    read_partition,
+)
+from servicelens.simulator.customers import simulate_customers
+
+
+@pytest.fixture(autouse=True)
+def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are the in-process path, whatever the environment running them sets."""
+    monkeypatch.delenv("SERVICELENS_DASK_SCHEDULER", raising=False)
+
+
+@pytest.fixture(scope="module")
+def churn_home() -> Any:
+    """A small fitted churn predictor shaped like the registry's ``LoadedModel`` (no MLflow here:
+    the registry path is covered by tests/integration/test_dask_batch.py)."""
+    from training.churn import fit_churn
+
+    predictor = fit_churn(simulate_customers(600, seed=5), folds=2, calibration="sigmoid")
+    return SimpleNamespace(name="servicelens-churn", version="7", model=predictor)
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> tuple[Path, Path, pd.DataFrame]:
+    """1,000 customers: 400 in a CSV (with quoted newlines in a text column), 600 in a Parquet file
+    of row groups of 250 (partitions then cut row groups)."""
+    df = simulate_customers(1000, seed=11).drop(columns=["Churn"])
+    df["note"] = [f'line one\nline "two", {i}' if i % 7 == 0 else "plain" for i in range(len(df))]
+    csv, parquet = tmp_path / "a.csv", tmp_path / "b.parquet"
+    df.iloc[:400].to_csv(csv, index=False)
+    df.iloc[400:].to_parquet(parquet, index=False, row_group_size=250)
+    return csv, parquet, df
+
+
+def _loader(loaded: Any) -> Any:
+    return lambda task, alias: loaded
+
+
+def _read(out: Path) -> pd.DataFrame:
+    return pd.read_parquet(out).sort_values(["source", "row"]).reset_index(drop=True)
+
+
+def test_partitions_follow_records_and_row_groups(inputs) -> None:
+    csv, parquet, df = inputs
+    files = expand_inputs([str(csv.parent / "*")])
+    assert [f.kind for f in files] == ["csv", "parquet"]
+    parts = plan_partitions(files, 150)
+    assert [p.name for p in parts] == [f"part-{i:05d}" for i in range(len(parts))]
+    assert [(p.file.kind, p.first_row, p.rows) for p in parts][:3] == [
+        ("csv", 0, 150),
+        ("csv", 150, 150),
+        ("csv", 300, 100),
+    ]
+    assert sum(p.rows for p in parts) == 1000
+    # a quoted newline is not a record boundary; a partition may span parts of two row groups
+    csv_rows = pd.concat([read_partition(p, ["customerID", "note"]) for p in parts if p.file.kind == "csv"])
+    assert csv_rows["note"].tolist() == df["note"].iloc[:400].tolist()
+    spanning = [p for p in parts if p.file.kind == "parquet" and len(p.slices) > 1][0]
+    got = read_partition(spanning, ["customerID"])["customerID"].tolist()
+    assert got == df["customerID"].iloc[400 + spanning.first_row :][: spanning.rows].tolist()
+
+
+def test_same_scores_as_the_predictor_with_model_and_version_per_row(churn_home, inputs, tmp_path) -> None:
+    csv, parquet, df = inputs
+    out = tmp_path / "out"
+    result = batch_score(
+        "churn", [str(csv), str(parquet)], out, partition_rows=150, loader=_loader(churn_home)
+    )
+    assert (result.status, result.rows, result.partitions, result.compute) == ("done", 1000, 7, "in-process")
+    got = _read(out)
+    want = churn_home.model.predict(df)
+    # CSV rows first (sorted by source name), then Parquet rows: the inputs' order
+    assert got["customerID"].tolist() == df["customerID"].tolist()
+    np.testing.assert_array_equal(got["churn_probability"].to_numpy(), want["churn_probability"].to_numpy())
+    assert got["risk_tier"].tolist() == want["risk_tier"].tolist()
+    assert set(got["model_name"]) == {"servicelens-churn"} and set(got["model_version"]) == {
+        churn_home.version
+    }
+    assert got["row"].tolist() == list(range(400)) + list(range(600))
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["complete"] is True and manifest["rows"] == 1000 and len(manifest["partitions"]) == 7
+
+
+def test_rerun_does_not_duplicate_and_resumes_missing_partitions(churn_home, inputs, tmp_path) -> None:
+    csv, parquet, _ = inputs
+    out = tmp_path / "out"
+    args = ("churn", [str(csv), str(parquet)], out)
+    batch_score(*args, partition_rows=300, loader=_loader(churn_home))
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    again = batch_score(*args, partition_rows=300, loader=_loader(churn_home))
+    assert again.status == "already complete" and again.written == 0 and again.rows == 1000
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")} == stamps
+    # an interrupted job: one partition missing, manifest not complete -> only that one is scored
+    (out / "part-00001.parquet").unlink()
+    manifest = json.loads((out / MANIFEST).read_text())
+    (out / MANIFEST).write_text(json.dumps({**manifest, "complete": False}))
+    resumed = batch_score(*args, partition_rows=300, loader=_loader(churn_home))
+    assert (resumed.written, resumed.skipped, resumed.rows) == (1, 3, 1000)
+    assert len(_read(out)) == 1000 and _read(out)["customerID"].is_unique
+    # other options are another job: refused, then replaced with --overwrite
+    with pytest.raises(BatchInputError, match="holds another batch job"):
+        batch_score(*args, partition_rows=500, loader=_loader(churn_home))
+    replaced = batch_score(*args, partition_rows=500, overwrite=True, loader=_loader(churn_home))
+    # 400 CSV rows in one partition, 600 Parquet rows in two; the old four partitions are gone
+    assert replaced.partitions == 3 and len(list(out.glob("part-*"))) == 3 and len(_read(out)) == 1000
+
+
+def test_bad_input_is_refused_before_any_work(churn_home, inputs, tmp_path) -> None:
+    csv, parquet, df = inputs
+    out = tmp_path / "out"
+    lacking = tmp_path / "lacking.parquet"
+    df.drop(columns=["tenure"]).to_parquet(lacking)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    cases = {
+        str(lacking): r"lacking\.parquet: missing column\(s\) tenure that servicelens-churn v\d+ needs",
+        str(broken): r"broken\.parquet: not a readable Parquet file",
+        str(tmp_path / "nope-*.csv"): r"nope-\*\.csv: no such file matches",
+        str(tmp_path / "x.json"): r"x\.json: no such file",
+    }
+    for path, message in cases.items():
+        with pytest.raises(BatchInputError, match=message):
+            batch_score("churn", [str(csv), path], out, loader=_loader(churn_home))
+        assert not out.exists()  # nothing was planned, scored or written
+    with pytest.raises(BatchInputError, match="--keep"):
+        batch_score("churn", [str(csv)], out, keep=["no_such_col"], loader=_loader(churn_home))
+
+
+class _Failing:
+    """Scores like the real model but fails on the partition holding a given customer."""
+
+    def __init__(self, model: Any, poison: str) -> None:
+        self.model, self.poison = model, poison
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        if self.poison in set(df["customerID"]):
+            raise ValueError("model exploded")
+        return self.model.predict(df)
+
+
+def test_failed_partition_names_itself_and_leaves_no_half_output(churn_home, inputs, tmp_path) -> None:
+    csv, _, df = inputs
+    out = tmp_path / "out"
+    bad = SimpleNamespace(
+        **{**vars(churn_home), "model": _Failing(churn_home.model, df["customerID"].iloc[250])}
+    )
+    with pytest.raises(BatchJobError) as err:
+        batch_score("churn", [str(csv)], out, partition_rows=100, loader=_loader(bad))
+    message = str(err.value)
+    assert "part-00002" in message and "a.csv rows 200-299" in message and "model exploded" in message
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "part-00000.parquet", "part-00001.parquet"]
+    assert json.loads((out / MANIFEST).read_text())["complete"] is False
+    fixed = batch_score("churn", [str(csv)], out, partition_rows=100, loader=_loader(churn_home))
+    assert (fixed.written, fixed.skipped, fixed.rows) == (2, 2, 400)
+
+
+def test_cli_batch_score_for_every_task_of_the_registry(
+    churn_home, inputs, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servicelens.cli import build_app
+    from servicelens.tasks import TASKS
+
+    csv, parquet, df = inputs
+    app = build_app()
+    runner = CliRunner()
+    for spec in TASKS:  # the verb exists exactly where the registry marks a batch input
+        res = runner.invoke(app, [spec.cli_name, "batch-score", "--help"])
+        assert (res.exit_code == 0) == (spec.batch_input is not None), (spec.name, res.output)
+    monkeypatch.setattr("model_registry.load", lambda task, alias="champion": churn_home)
+    out = tmp_path / "cli"
+    res = runner.invoke(
+        app, ["churn", "batch-score", "--input", str(tmp_path / "*"), "--output", str(out), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.output.strip().splitlines()[-1])
+    assert (line["rows"], line["status"], line["model_version"]) == (1000, "done", churn_home.version)
+    lacking = tmp_path / "lacking.csv"
+    df.drop(columns=["Contract"]).to_csv(lacking, index=False)
+    res = runner.invoke(
+        app, ["churn", "batch-score", "--input", str(lacking), "--output", str(tmp_path / "o2")]
+    )
+    assert res.exit_code == 2 and "lacking.csv: missing column(s) Contract" in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
