@@ -16,12 +16,17 @@ Nothing else in the suite creates clients, clusters or process pools: callers wr
                          progress="forecast backtest", keys=names)
 
 and nested code that calls :func:`current` (or :func:`map`) reuses the backend entered above
-instead of starting a second cluster. Importing this module imports nothing heavy (no dask).
+instead of starting a second cluster. Code that runs outside any ``with`` block (a CLI command,
+a library call) gets the process's default backend from the setting: started on its first
+``map`` and kept for the rest of the process (one cluster per command, not one per fan-out),
+closed at exit. Importing this module imports nothing heavy (no dask).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import math
 import os
 import re
 import time
@@ -121,6 +126,8 @@ class Backend:
         self._client: Any = None
         self._cluster: Any = None
         self._depth = 0
+        self._atexit = False
+        self._close_on_exit = False
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -138,11 +145,26 @@ class Backend:
             return 1
         return max(1, len(self._client.scheduler_info(n_workers=-1).get("workers", {})))
 
+    def auto_batch(self, n_items: int, tasks_per_worker: int = 4) -> int:
+        """Items per task so each worker gets about ``tasks_per_worker`` tasks (load balance
+        against per-task overhead); 1 in process, where batching buys nothing."""
+        if not self.is_dask or n_items <= 0:
+            return 1
+        workers = self.n_workers() if self._client is not None else (self.spec.workers or 1)
+        return max(1, math.ceil(n_items / (workers * tasks_per_worker)))
+
     def start(self) -> Backend:
-        """Start the LocalCluster or connect to the scheduler (idempotent; in-process: nothing)."""
+        """Start the LocalCluster or connect to the scheduler (idempotent; in-process: nothing).
+
+        A started backend is also closed at interpreter exit, should nobody close it before.
+        """
         if not self.is_dask or self._client is not None:
             return self
         from distributed import Client, LocalCluster
+
+        if not self._atexit:
+            atexit.register(self.close)
+            self._atexit = True
 
         if self.spec.kind == "local":
             t0 = time.perf_counter()
@@ -180,6 +202,7 @@ class Backend:
 
     def __enter__(self) -> Backend:
         if self._depth == 0:
+            self._close_on_exit = self._client is None  # a backend already running stays up
             self.start()
         self._depth += 1
         _ACTIVE.append(self)
@@ -188,7 +211,7 @@ class Backend:
     def __exit__(self, *exc: object) -> None:
         _ACTIVE.remove(self)
         self._depth -= 1
-        if self._depth == 0:
+        if self._depth == 0 and self._close_on_exit:
             self.close()
 
     def __repr__(self) -> str:
@@ -231,10 +254,7 @@ class Backend:
         if not items:
             return []
         if self._client is None and self.is_dask:
-            with self:
-                return self.map(
-                    fn, items, batch=batch, shared=shared, progress=progress, keys=keys, unit=unit
-                )
+            self.start()  # kept until the ``with`` block ends, close() or exit
         if self._client is None:
             return self._map_local(fn, chunks, shared, tracker, keys, batch, n_jobs)
         return self._map_dask(fn, chunks, shared, tracker, keys, batch)
@@ -362,9 +382,24 @@ def backend(scheduler: str | None = None) -> Backend:
     return Backend(parse_scheduler(scheduler if scheduler is not None else _configured()))
 
 
+_DEFAULT: dict[str | None, Backend] = {}
+
+
 def current() -> Backend:
-    """The innermost entered backend, else a fresh one from the setting (not yet started)."""
-    return _ACTIVE[-1] if _ACTIVE else backend()
+    """The innermost entered backend, else the process default for the current setting.
+
+    The default is created once per setting value (tests change the environment) and started
+    by its first :meth:`Backend.map`; a changed setting closes the previous default.
+    """
+    if _ACTIVE:
+        return _ACTIVE[-1]
+    value = _configured() or None
+    if value not in _DEFAULT:
+        for old in _DEFAULT.values():
+            old.close()
+        _DEFAULT.clear()
+        _DEFAULT[value] = backend(value or "")
+    return _DEFAULT[value]
 
 
 def backend_name() -> str:
@@ -384,17 +419,14 @@ def backend_name() -> str:
 def map(  # noqa: A001 - compute.map reads like the builtin it distributes
     fn: Callable[..., R], items: Sequence[T], **options: Any
 ) -> list[R]:
-    """:meth:`Backend.map` on :func:`current` (started for this call and closed after if needed)."""
-    be = current()
-    if be.client is not None or not be.is_dask:
-        return be.map(fn, items, **options)
-    with be:
-        return be.map(fn, items, **options)
+    """:meth:`Backend.map` on :func:`current`."""
+    return current().map(fn, items, **options)
 
 
 @contextmanager
 def using(scheduler: str | None = None) -> Iterator[Backend]:
-    """Enter :func:`current` when ``scheduler`` is None (reuse), else a new backend for it."""
+    """Enter :func:`current` when ``scheduler`` is None (reuse), else a new backend for
+    ``scheduler``; started here means closed when the block ends, already running means kept."""
     be = current() if scheduler is None else backend(scheduler)
     with be:
         yield be
