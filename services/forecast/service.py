@@ -370,9 +370,10 @@ class ForecastService(ServiceBase):
         return asset_response("index.html")
 
     @api.get("/ui/session", include_in_schema=False, dependencies=[requires("planner", "pipeline")])
-    def console_session(self) -> dict[str, bool]:
-        """The console's sign-in check: 401/403 for a key its calls would refuse."""
-        return {"ok": True}
+    def console_session(self) -> dict[str, Any]:
+        """The console's sign-in check (401/403 for a key its calls would refuse) and the zone
+        the queues' times are in."""
+        return {"ok": True, "timezone": getattr(self.model().model, "tz", None)}
 
     @api.get("/ui/{name}", include_in_schema=False)
     def console_file(self, name: str) -> Any:

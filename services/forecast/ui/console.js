@@ -81,8 +81,8 @@ async function api(method, path, body) {
 function failed(err) {
   if (err.status === 401) {  // no key, an unknown or a revoked one: ask again
     sessionStorage.removeItem(KEY);
+    status("");
     showLogin(`${err.message}: sign in with a valid API key`);
-    status(`${err.message}: sign in with a valid API key`, true);
   } else if (err.status === 403) {
     status(`${err.message} (this key's role may not use this page)`, true);
   } else {
@@ -100,17 +100,19 @@ function showLogin(message = "") {
   $("key").focus();
 }
 async function enter() {
-  await api("GET", "/ui/session");  // 401/403 here: the key is not good for this page
+  const session = await api("GET", "/ui/session");  // 401/403 here: the key is not good for this page
+  state.timezone = session.timezone;
   const info = await api("GET", "/queues");
   state.queues = info.queues;
   state.modelInterval = info.interval_minutes;
-  $("model").textContent = `forecast model v${info.model_version} · ${info.queues.length} queues · ${info.interval_minutes}-minute data`;
+  $("model").textContent = `forecast model v${info.model_version} · ${info.queues.length} queues · ${info.interval_minutes}-minute data`
+    + (state.timezone ? ` · times in ${state.timezone}` : "");
   $("queues").innerHTML = info.queues.map((q, i) =>
     `<label><input type="checkbox" name="queue" value="${esc(q)}"${i === 0 ? " checked" : ""}> ${esc(q)}</label>`).join("");
   $("whatif-queue").innerHTML = info.queues.map((q) => `<option value="${esc(q)}">${esc(q)}</option>`).join("");
   const m = info.interval_minutes;
   const choices = [...new Set([m, 2 * m, 4 * m, 60, 1440])].filter((x) => x % m === 0 && x <= 1440).sort((a, b) => a - b);
-  for (const id of ["interval", "whatif-interval"]) {
+  for (const id of ["interval", "whatif-interval", "intraday-interval"]) {
     $(id).innerHTML = choices.map((x) => `<option value="${x}">${x < 1440 ? x + " min" : "1 day"}</option>`).join("");
   }
   try {  // tabs of optional endpoints appear when the service has them
@@ -164,43 +166,60 @@ function planBody() {
   return body;
 }
 
-function planChart(el, queue, intervals, minutes) {
-  if (typeof Plotly === "undefined") { el.textContent = "chart unavailable (plotly.min.js did not load)"; return; }
+// runs of consecutive intervals (closed hours between them stay gaps in every chart)
+function segmentsOf(rows, minutes) {
   const step = minutes * 60000;
-  const segments = [];  // runs of consecutive open intervals: closed hours stay gaps
-  intervals.forEach((r, i) => {
-    const t = Date.parse(r.interval_start);
-    if (!i || t - Date.parse(intervals[i - 1].interval_start) > step) segments.push([]);
+  const segments = [];
+  rows.forEach((r, i) => {
+    if (!i || Date.parse(r.interval_start) - Date.parse(rows[i - 1].interval_start) > step) segments.push([]);
     segments[segments.length - 1].push(r);
   });
-  const band = { x: [], y: [] }, fc = { x: [], y: [] }, ea = { x: [], y: [] }, ec = { x: [], y: [] };
-  for (const seg of segments) {
-    if (fc.x.length) for (const s of [band, fc, ea, ec]) { s.x.push(null); s.y.push(null); }
-    const xs = seg.map((r) => wall(r.interval_start));
-    band.x.push(...xs, ...[...xs].reverse());
-    band.y.push(...seg.map((r) => r.hi), ...seg.map((r) => r.lo).reverse());
-    fc.x.push(...xs); fc.y.push(...seg.map((r) => r.forecast));
-    const end = addMinutes(xs[xs.length - 1], minutes);  // an agent count holds for its whole interval
-    ea.x.push(...xs, end); ea.y.push(...seg.map((r) => r.erlang_a_agents), seg[seg.length - 1].erlang_a_agents);
-    ec.x.push(...xs, end); ec.y.push(...seg.map((r) => r.erlang_c_agents), seg[seg.length - 1].erlang_c_agents);
+  return segments;
+}
+// one plotly trace of rows[key] in local wall-clock time, null between segments; a step line
+// holds its last value to the end of its interval (an agent count covers the whole interval)
+function line(rows, key, minutes, style, stepped = false) {
+  const x = [], y = [];
+  for (const seg of segmentsOf(rows, minutes)) {
+    if (x.length) { x.push(null); y.push(null); }
+    for (const r of seg) { x.push(wall(r.interval_start)); y.push(r[key]); }
+    if (stepped) { x.push(addMinutes(wall(seg[seg.length - 1].interval_start), minutes)); y.push(seg[seg.length - 1][key]); }
   }
-  const traces = [
-    { ...band, name: "80% band", fill: "toself", fillcolor: "rgba(31,119,180,0.18)", line: { width: 0 }, hoverinfo: "skip" },
-    { ...fc, name: "forecast", line: { color: "#1f77b4", width: 2 } },
-    { ...ea, name: "agents, Erlang A (plan with)", yaxis: "y2", line: { color: "#d62728", width: 1.5, shape: "hv" } },
-    { ...ec, name: "agents, Erlang C (no abandonment)", yaxis: "y2", line: { color: "#ff7f0e", width: 1.5, dash: "dot", shape: "hv" } },
-  ];
+  return { x, y, ...style, line: { ...(style.line || {}), ...(stepped ? { shape: "hv" } : {}) } };
+}
+function band(rows, minutes, name = "80% band") {
+  const x = [], y = [];
+  for (const seg of segmentsOf(rows, minutes)) {
+    if (x.length) { x.push(null); y.push(null); }
+    const xs = seg.map((r) => wall(r.interval_start));
+    x.push(...xs, ...[...xs].reverse());
+    y.push(...seg.map((r) => r.hi), ...seg.map((r) => r.lo).reverse());
+  }
+  return { x, y, name, fill: "toself", fillcolor: "rgba(31,119,180,0.18)", line: { width: 0 }, hoverinfo: "skip" };
+}
+// contacts on top, agents below, one time axis (twin axes read as one tangle of lines)
+function chart(el, title, top, bottom) {
+  if (typeof Plotly === "undefined") { el.textContent = "chart unavailable (plotly.min.js did not load)"; return; }
+  const zone = state.timezone ? `local time, ${state.timezone}` : "as given";
   const layout = {
-    title: { text: esc(queue), x: 0.01 },
+    title: { text: esc(title), x: 0.01 },
     height: 480,
     margin: { t: 60, b: 45, l: 60, r: 20 },
     hovermode: "x unified",
     legend: { orientation: "h", y: 1.1, x: 1, xanchor: "right" },
-    xaxis: { anchor: "y2", title: { text: `interval start (${state.plan.summary.timezone ? "local time, " + state.plan.summary.timezone : "as given"})` } },
+    xaxis: { anchor: "y2", title: { text: `interval start (${zone})` } },
     yaxis: { domain: [0.42, 1], title: { text: "contacts per interval" }, rangemode: "tozero" },
-    yaxis2: { domain: [0, 0.34], title: { text: "scheduled agents" }, rangemode: "tozero" },
+    yaxis2: { domain: [0, 0.34], title: { text: "agents" }, rangemode: "tozero" },
   };
-  Plotly.newPlot(el, traces, layout, { displaylogo: false, responsive: true });
+  Plotly.newPlot(el, [...top, ...bottom.map((t) => ({ ...t, yaxis: "y2" }))], layout, { displaylogo: false, responsive: true });
+}
+const AGENTS_A = { name: "agents, Erlang A (plan with)", line: { color: "#d62728", width: 1.5 } };
+const AGENTS_C = { name: "agents, Erlang C (no abandonment)", line: { color: "#ff7f0e", width: 1.5, dash: "dot" } };
+
+function planChart(el, queue, intervals, minutes) {
+  chart(el, queue,
+    [band(intervals, minutes), line(intervals, "forecast", minutes, { name: "forecast", line: { color: "#1f77b4", width: 2 } })],
+    [line(intervals, "erlang_a_agents", minutes, AGENTS_A, true), line(intervals, "erlang_c_agents", minutes, AGENTS_C, true)]);
 }
 
 function renderPlan() {
@@ -208,7 +227,7 @@ function renderPlan() {
   const summary = plan.summary;
   const minutes = plan.interval_minutes;
   const out = $("plan-out");
-  const parts = [`<div class="note" id="model-choice">${summary.recommendation}</div>`];
+  const parts = [`<div id="model-choice">${summary.recommendation}</div>`];
   const slug = (q) => q.replace(/[^A-Za-z0-9_-]/g, "_");
   for (const q of plan.queues) {
     const info = summary.queues[q.queue];
@@ -249,6 +268,7 @@ $("plan-form").addEventListener("submit", async (ev) => {
   status("forecasting…");
   try {
     state.plan = await api("POST", "/forecast/plan", body);
+    state.timezone = state.plan.summary.timezone;
     renderPlan();
     $("csv-plan").disabled = false;
     const n = state.plan.queues.reduce((a, q) => a + q.intervals.length, 0);
@@ -312,6 +332,101 @@ $("whatif-form").addEventListener("submit", async (ev) => {
 $("csv-whatif").addEventListener("click", () => {
   const keys = Object.keys(state.whatif.scenarios[0] || {});
   downloadCsv("what_if.csv", keys, state.whatif.scenarios.map((s) => keys.map((k) => s[k])));
+});
+
+// ---------------------------------------------------------------- intraday reforecast
+// rows of a small CSV (header line first; quoted cells may hold commas) as objects
+function parseCsv(text, what, required, numeric) {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  if (lines.length < 2) throw new Error(`${what}: needs a header line and at least one row`);
+  const split = (l) => [...l.matchAll(/("([^"]|"")*"|[^,]*)(,|$)/g)].slice(0, -1).map((m) => m[1].replace(/^"|"$/g, "").replace(/""/g, '"').trim());
+  const header = split(lines[0]).map((h) => h.toLowerCase());
+  const missing = required.filter((c) => !header.includes(c));
+  if (missing.length) throw new Error(`${what}: missing column(s) ${missing.join(", ")} (has ${header.join(", ")})`);
+  return lines.slice(1).map((l, i) => {
+    const cells = split(l);
+    const row = {};
+    header.forEach((h, j) => { if (cells[j] !== undefined && cells[j] !== "") row[h] = cells[j]; });
+    for (const c of numeric) {
+      const v = Number(row[c]);
+      if (row[c] === undefined || !Number.isFinite(v)) throw new Error(`${what} line ${i + 2}: ${c} ${JSON.stringify(row[c] ?? "")} is not a number`);
+      row[c] = v;
+    }
+    return row;
+  });
+}
+async function fileText(input) { return input.files && input.files.length ? input.files[0].text() : ""; }
+
+$("intraday-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = $("intraday-form").elements;
+  let body;
+  try {
+    const actualsText = (await fileText(f.actuals_file)) || f.actuals.value;
+    if (!actualsText.trim()) throw new Error("actuals: choose a CSV file or paste the rows");
+    const pick = (r, keys) => Object.fromEntries(keys.filter((k) => k in r).map((k) => [k, r[k]]));
+    const actuals = parseCsv(actualsText, "actuals", ["interval_start", "calls"], ["calls"]).map((r) => pick(r, ["queue", "interval_start", "calls"]));
+    const schedText = await fileText(f.scheduled_file);
+    const scheduled = schedText ? parseCsv(schedText, "scheduled", ["interval_start", "agents"], ["agents"]).map((r) => pick(r, ["queue", "interval_start", "agents"])) : [];
+    body = {
+      actuals, scheduled,
+      interval_minutes: Number(f.interval_minutes.value),
+      aht_seconds: Number(f.aht_seconds.value),
+      sl_target: Number(f.sl_target.value) / 100,
+      target_seconds: Number(f.target_seconds.value),
+      patience_seconds: Number(f.patience_seconds.value),
+      abandon_target: optional(f.abandon_target.value, 0.01),
+      shrinkage: Number(f.shrinkage.value) / 100,
+      max_occupancy: Number(f.max_occupancy.value) / 100,
+    };
+    if (f.at.value) body.at = f.at.value.length === 16 ? f.at.value + ":00" : f.at.value;
+  } catch (err) { status(err.message, true); return; }
+  $("run-intraday").disabled = true;
+  status("reforecasting…");
+  try {
+    state.intraday = await api("POST", "/forecast/intraday", body);
+    renderIntraday(body.scheduled.length > 0);
+    $("csv-intraday").disabled = false;
+    status(`model v${state.intraday.model_version}: ${state.intraday.queues.length} queue(s) reforecast`);
+  } catch (err) { failed(err); } finally { $("run-intraday").disabled = false; }
+});
+
+function renderIntraday(hasScheduled) {
+  const res = state.intraday;
+  const minutes = res.interval_minutes;
+  const slug = (q) => q.replace(/[^A-Za-z0-9_-]/g, "_");
+  const parts = [];
+  for (const q of res.queues) {
+    const change = 100 * (q.factor - 1);
+    parts.push(`<h3>${esc(q.queue)} · ${esc(q.day)}</h3><div class="kpis">
+      <span class="kpi">so far <b>${num(q.observed, 0)}</b> calls vs ${num(q.expected, 0)} expected (ratio ${q.ratio.toFixed(2)})</span>
+      <span class="kpi">rest of the day <b>${change >= 0 ? "+" : ""}${change.toFixed(1)}%</b> (×${q.factor.toFixed(3)}, weight ${q.weight.toFixed(2)} on today's ratio)</span>
+      <span class="kpi">cut at <b>${esc(wall(q.at))}</b></span></div>`);
+    parts.push(`<div class="chart" id="ichart-${slug(q.queue)}"></div>`);
+    const cols = ["interval (local)", "start-of-day", "reforecast", "80% band", "agents A", "agents C"];
+    if (hasScheduled) cols.push("scheduled", "short (+) / over (−)", "expected SL", "expected abandon");
+    parts.push(table(cols, q.intervals.map((r) => {
+      const row = [wall(r.interval_start), num(r.start_of_day), num(r.forecast), `${num(r.lo)}–${num(r.hi)}`, r.erlang_a_agents, r.erlang_c_agents];
+      if (hasScheduled) row.push(num(r.scheduled), num(r.agents_short), pct(r.expected_service_level), pct(r.expected_abandon));
+      return row;
+    }), `class="intraday" data-queue="${esc(q.queue)}"`));
+  }
+  $("intraday-out").innerHTML = `<p>Agents for the rest of the day under Erlang A (plan with: it counts callers who hang up) and Erlang C (nobody abandons: the upper bound), shrinkage included.</p>` + parts.join("\n");
+  for (const q of res.queues) {
+    const past = q.past.filter((r) => r.actual !== null);
+    chart($(`ichart-${slug(q.queue)}`), q.queue,
+      [band(q.intervals, minutes, "80% band (reforecast)"),
+        line([...q.past, ...q.intervals.map((r) => ({ ...r, forecast: r.start_of_day }))], "forecast", minutes, { name: "start-of-day forecast", line: { color: "#888", width: 1.5, dash: "dash" } }),
+        line(past, "actual", minutes, { name: "actuals so far", line: { color: "black", width: 1.5 } }),
+        line(q.intervals, "forecast", minutes, { name: "reforecast", line: { color: "#1f77b4", width: 2 } })],
+      [line(q.intervals, "erlang_a_agents", minutes, AGENTS_A, true),
+        ...(hasScheduled ? [line(q.intervals, "scheduled", minutes, { name: "scheduled", line: { color: "#2e7d32", width: 1.5 } }, true)] : [])]);
+  }
+}
+$("csv-intraday").addEventListener("click", () => {
+  const keys = ["queue", "local_time", ...Object.keys(state.intraday.queues[0]?.intervals[0] || {})];
+  const rows = state.intraday.queues.flatMap((q) => q.intervals.map((r) => keys.map((k) => (k === "queue" ? q.queue : k === "local_time" ? wall(r.interval_start) : r[k]))));
+  downloadCsv("intraday.csv", keys, rows);
 });
 
 // ---------------------------------------------------------------- start
