@@ -131,6 +131,8 @@ class TrainResult:
     reports: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    #: the compute backend that ran the training (``servicelens.compute``: "in-process", "dask local:2")
+    compute: str = field(default_factory=lambda: resolve("servicelens.compute:backend_name")())
 
     @property
     def promoted(self) -> bool | None:
@@ -164,6 +166,7 @@ class TrainResult:
             "reports": self.reports,
             "figures": self.figures,
             "details": self.details,
+            "compute": self.compute,
         }
 
 

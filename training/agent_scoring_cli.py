@@ -13,6 +13,8 @@ from pathlib import Path
 
 import typer
 
+from training.cli_output import contract_line
+
 __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
@@ -137,7 +139,7 @@ def evaluate(
         "seconds": {"fit": fit_s, "predict": time.perf_counter() - t0},
     }
     if as_json:
-        typer.echo(json.dumps(report))
+        typer.echo(contract_line(report))
         return
     for name, m in {"logistic_regression": metrics, **report["baselines"]}.items():
         typer.echo(f"{name:<22}" + "".join(f"{k}={v:.4f}  " for k, v in m.items()))

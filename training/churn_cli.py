@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from training.cli_output import json_safe
+from training.cli_output import contract_line, json_safe
 
 __all__ = ["register"]
 
@@ -71,7 +71,7 @@ def evaluate(
     except ValueError as exc:
         raise _fail(exc) from exc
     if as_json:
-        typer.echo(json.dumps(report))
+        typer.echo(contract_line(report))
         return
     typer.echo(f"{'model':<22}" + "".join(f"{k:>14}" for k in report["model"]))
     rows = {"lightgbm_calibrated": report["model"], **report["baselines"]}

@@ -6,12 +6,27 @@ reports the same way; importing it is cheap (typer only, rich inside :func:`stat
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import typer
 
-__all__ = ["json_safe", "print_metrics_table", "status"]
+__all__ = ["contract_line", "json_safe", "print_metrics_table", "status", "with_compute"]
+
+
+def with_compute(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` plus ``"compute"``: the backend that ran it (ARCHITECTURE contract: every
+    ``train``/``evaluate`` JSON names it, e.g. ``"in-process"`` or ``"dask local:2"``)."""
+    from servicelens.compute import backend_name
+
+    return {**report, "compute": report.get("compute") or backend_name()}
+
+
+def contract_line(report: dict[str, Any], **dumps: Any) -> str:
+    """The one ``--json`` line of a ``train``/``evaluate`` command: the report with its
+    ``"compute"`` key, as JSON (``dumps``: ``json.dumps`` options such as ``default=str``)."""
+    return json.dumps(with_compute(report), **dumps)
 
 
 def json_safe(obj: Any) -> Any:

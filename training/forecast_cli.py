@@ -9,14 +9,14 @@ from typing import Any
 
 import typer
 
-from training.cli_output import json_safe, print_metrics_table, status
+from training.cli_output import contract_line, json_safe, print_metrics_table, status
 
 __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
 
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-_CANDIDATES = "slot_mean,seasonal_naive,profile,mstl,lgbm"
+_CANDIDATES = "slot_mean,seasonal_naive,profile,profile_cal,profile_ets,mstl,lgbm"
 
 
 def _candidates(value: str) -> tuple[str, ...]:
@@ -128,7 +128,7 @@ def evaluate(
     if not as_json:
         print_metrics_table(report, f"servicelens[{','.join(report['chosen'].values())}]")
         return
-    typer.echo(json.dumps(report))
+    typer.echo(contract_line(report))
 
 
 def _rows(path: Path, option: str, value_col: str) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from training.cli_output import contract_line
+
 __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ def evaluate(
 
     report = evaluate_model(read_call_log(str(train)), read_call_log(str(test)), seed=seed)
     if as_json:
-        typer.echo(json.dumps(report))
+        typer.echo(contract_line(report))
         return
     typer.echo(f"{'trigger':<22}{'roc_auc':>10}{'precision':>11}{'recall':>10}")
     rows = {"abandonment_model": report["model"], **report["baselines"]}

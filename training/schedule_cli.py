@@ -7,13 +7,12 @@ requirement (a CSV, or a forecast request staffed by the registered forecaster) 
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import typer
 
-from training.cli_output import json_safe, print_metrics_table, status
+from training.cli_output import contract_line, json_safe, print_metrics_table, status, with_compute
 
 __all__ = ["register"]
 
@@ -44,11 +43,11 @@ def evaluate(
             report = json_safe(evaluate_schedule(train, test, time_limit=time_limit))
     except ValueError as exc:
         raise _fail(exc) from exc
-    report.setdefault("compute", "in-process")
+    report = with_compute(report)
     if not as_json:
         print_metrics_table(report, f"plan[target {report['target']['target']:.3f}]")
         return
-    typer.echo(json.dumps(report))
+    typer.echo(contract_line(report))
 
 
 def register(app: typer.Typer) -> None:

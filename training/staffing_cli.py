@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import typer
 
-from training.cli_output import json_safe, print_metrics_table
+from training.cli_output import contract_line, json_safe, print_metrics_table
 
 __all__ = ["register"]
 
@@ -33,7 +32,7 @@ def evaluate(
     if not as_json:
         print_metrics_table(report, f"erlang_a[{report['params']['chosen']}]")
         return
-    typer.echo(json.dumps(report))
+    typer.echo(contract_line(report))
 
 
 def register(app: typer.Typer) -> None:

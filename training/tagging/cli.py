@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from training.cli_output import contract_line
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -165,7 +167,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             out = result.to_dict()
             out.pop("details")
-            typer.echo(json.dumps(out, default=str))
+            typer.echo(contract_line(out, default=str))
 
     @app.command("evaluate")
     def evaluate_tagging(
@@ -203,7 +205,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{name:<34}{m['accuracy']:>10.4f}{m['macro_f1']:>10.4f}{m['ece']:>8.4f}")
         typer.echo(f"seconds: {out['seconds']}")
         if json_out:
-            typer.echo(json.dumps(out, default=float))
+            typer.echo(contract_line(out, default=float))
 
     @app.command("discover")
     def discover(
