@@ -222,12 +222,19 @@ class RosterResponse(BaseModel):
     lower_bound: float
     gap: float
     solve_seconds: float
+    week_start: dt.date
+    shifts_assigned: int
+    shifts_unassigned: int
     assignments: list[dict[str, Any]]
     unassigned: list[dict[str, Any]]
-    agents: list[dict[str, Any]]
-    violations: list[str]
-    fairness: dict[str, float]
-    rotation: list[dict[str, Any]] | None = None
+    agents: list[dict[str, Any]] = Field(
+        description="Per agent: days worked, paid hours, weekend shifts, days off."
+    )
+    violations: list[str] = Field(
+        description="Rules a line breaks (independent re-check; empty when feasible)."
+    )
+    fairness: dict[str, float] = Field(description="Weekend shifts per agent: min, max, spread, Gini.")
+    rotation: list[dict[str, Any]] | None = Field(None, description="Lines of each week when weeks > 1.")
 
 
 def _client_error(exc: ScheduleInputError | ValidationError, prefix: str = "") -> ClientError:
@@ -380,11 +387,17 @@ def roster_response(body: RosterRequest) -> RosterResponse:
     except ScheduleInputError as exc:
         raise _client_error(exc) from exc
     data = result.to_dict()
-    rotation = None
-    if body.weeks > 1:
-        rotation = _records(result.rotation(body.weeks))
-    keep = {k: data[k] for k in RosterResponse.model_fields if k in data and k != "rotation"}
-    return RosterResponse(**keep, rotation=rotation)
+    return RosterResponse(
+        **{k: data[k] for k in ("status", "objective", "lower_bound", "gap", "solve_seconds", "week_start")},
+        shifts_assigned=data["shifts_assigned"],
+        shifts_unassigned=data["shifts_unassigned"],
+        assignments=data["assignments"],
+        unassigned=data["unassigned"],
+        agents=data["per_agent"],
+        violations=data["violation_lines"],
+        fairness={k: float(v) for k, v in result.fairness.items()},
+        rotation=_records(result.rotation(body.weeks)) if body.weeks > 1 else None,
+    )
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:

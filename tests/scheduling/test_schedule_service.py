@@ -77,7 +77,7 @@ def test_schedule_from_a_forecast_in_one_call(served) -> None:
     """Volume -> Erlang A agents -> shifts with the default templates, from the served forecaster."""
     c, version = served
     fc = {"queues": ["billing", "email"], "horizon": 48, "interval_minutes": 30}
-    resp = c.post("/schedule", json={"forecast": fc, "time_limit_s": 5})
+    resp = c.post("/schedule", json={"forecast": fc, "time_limit_s": 1, "relative_gap": 0.02})
     assert resp.status_code == 200, resp.text
     out = resp.json()
     assert out["model_version"] == version and out["status"] in ("OPTIMAL", "FEASIBLE")
@@ -142,3 +142,58 @@ def test_solver_time_is_bounded(served) -> None:
     assert time.perf_counter() - started < 20
     out = resp.json()
     assert out["gap"] >= 0 and out["lower_bound"] <= out["objective"] + 1e-9
+
+
+def _week_shifts(c) -> list[dict]:
+    need = [v for _ in range(7) for v in [*_NEED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]
+    week = _day(need, "2025-03-03 08:00")
+    opening = {d: ["08:00", "20:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    out = c.post(
+        "/schedule",
+        json={"requirement": week, "templates": _TEMPLATES, "opening_hours": opening, "time_limit_s": 1},
+    )
+    assert out.status_code == 200, out.text
+    return [
+        {k: s[k] for k in ("template", "start", "end", "headcount", "paid_hours")}
+        for s in out.json()["shifts"]
+    ]
+
+
+def test_roster_gives_the_week_to_named_agents(served) -> None:
+    c, _ = served
+    shifts = _week_shifts(c)
+    per_day = max(
+        sum(s["headcount"] for s in shifts if s["start"][:10] == d) for d in {s["start"][:10] for s in shifts}
+    )
+    agents = [{"name": f"agent{i:02d}"} for i in range(per_day * 7 // 5 + 2)]
+    resp = c.post(
+        "/roster",
+        json={"shifts": shifts, "agents": agents, "weeks": 2, "rotate_days_off": True, "time_limit_s": 1},
+    )
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["violations"] == [] and out["shifts_unassigned"] == 0
+    assert out["shifts_assigned"] == sum(s["headcount"] for s in shifts)
+    assert all(a["days_worked"] <= 5 for a in out["agents"])
+    assert {"weekend_spread", "weekend_gini"} <= set(out["fairness"])
+    assert len(out["rotation"]) == 2 * out["shifts_assigned"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda b: {**b, "agents": []}, "agents"),
+        (lambda b: {**b, "max_working_days": 9}, "max_working_days"),
+        (lambda b: {**b, "time_limit_s": 100}, "time_limit_s"),
+        (lambda b: {**b, "agents": [{"name": "a", "availability": {"mon": ["18:00", "09:00"]}}]}, "agents.0"),
+        (lambda b: {**b, "shifts": [{**b["shifts"][0], "end": b["shifts"][0]["start"]}]}, "shifts.0.end"),
+    ],
+)
+def test_bad_roster_input_names_the_field(served, edit, field: str) -> None:
+    c, _ = served
+    shift = {"template": "day8", "start": "2025-03-03T08:00:00", "end": "2025-03-03T16:00:00", "headcount": 2,
+             "paid_hours": 7.0}  # fmt: skip
+    resp = c.post("/roster", json=edit({"shifts": [shift], "agents": [{"name": "a"}, {"name": "b"}]}))
+    assert 400 <= resp.status_code < 500, resp.text
+    fields = [e["field"] for e in resp.json()["errors"]]
+    assert any(f == field or f.startswith(field + ".") for f in fields), fields
