@@ -9,6 +9,10 @@ Candidates (all fitted from history ending at the forecast origin):
 - ``seasonal_naive``: the latest value of the same weekday x slot;
 - ``profile``: daily total (recent level x weekday x business-day-of-month x after-holiday effects,
   fitted in log space) times a smoothed weekday intraday profile;
+- ``profile_cal``: ``profile`` with day-level calendar fixes (the day after a Monday holiday is the
+  week's first day; recency-weighted day effects);
+- ``profile_ets``: ``profile_cal`` with an adaptive level (ETS on the daily totals, blended with
+  the recent mean level);
 - ``mstl``: statsforecast MSTL on the compressed open-interval series (daily + weekly seasonality);
 - ``lgbm``: a LightGBM model global across queues on calendar + level features (fitted in training,
   stored here as a booster with the per-queue level features it needs).
@@ -31,6 +35,8 @@ __all__ = [
     "SlotMeanModel",
     "SeasonalNaiveModel",
     "ProfileModel",
+    "ProfileCalendarModel",
+    "ProfileETSModel",
     "MSTLModel",
     "LGBMModel",
     "Calibration",
@@ -106,8 +112,17 @@ class SeasonalNaiveModel(QueueModel):
 _EFFECTS = ("bd1", "bd2", "bd3", "last1", "last2", "after_closure", "after_closure2")
 
 
-def _day_design(cal_days: pd.DataFrame) -> np.ndarray:
-    wd = cal_days["weekday"].to_numpy()
+def _day_design(cal_days: pd.DataFrame, closure_as_monday: bool = False) -> np.ndarray:
+    """Day-level design in log space: weekday, business day of month from start/end, after-closure.
+
+    ``closure_as_monday``: a Tuesday right after a closed Monday (a Monday holiday) takes Monday's
+    weekday effect: it is the week's first open day and gets the weekend's backlog on top of the
+    closure's own catch-up (the bank series' training part: the Tuesday after Memorial Day ran
+    above a Monday, 25% above a Tuesday).
+    """
+    wd = cal_days["weekday"].to_numpy().copy()
+    if closure_as_monday:
+        wd[(wd == 1) & (cal_days["after_closure"].to_numpy() == 1)] = 0
     cols = [(wd == k).astype(float) for k in range(7)]
     cols += [
         (cal_days["bd_start"] == 1).to_numpy(float),
@@ -144,6 +159,19 @@ class ProfileModel(QueueModel):
     coef: np.ndarray | None = None
     level: float = 0.0
     shares: dict[int, dict[int, float]] = field(default_factory=dict)
+    #: day-level options (class defaults keep pickles from before them working as they were):
+    #: "mean" (mean of the last ``level_days`` de-seasonalised days) or "ets" (an exponential
+    #: smoothing state space model on the de-seasonalised log daily totals, damped trend when
+    #: AICc prefers it: an adaptive level and a horizon-dependent path)
+    level_method: str = "mean"
+    closure_as_monday: bool = False
+    #: half-life (days) of the weights of the day-effect regression: weekday mix drifts over months
+    effect_halflife: float | None = None
+    level_path: np.ndarray | None = None
+    last_day: dt.date | None = None
+    max_days: int = 60
+    #: statsforecast ETS spec of the level ("AZN": trend chosen by AICc; "ANN": level only)
+    ets_model: str = "AZN"
 
     def fit(self, y: pd.Series, holidays: list[dt.date]) -> ProfileModel:
         idx = pd.DatetimeIndex(y.index)
@@ -153,18 +181,22 @@ class ProfileModel(QueueModel):
         full = counts >= 0.9 * counts.groupby(counts.index.dayofweek).transform("max")
         daily = daily[full]
         cal = calendar_features(pd.DatetimeIndex(daily.index), daily.index.date, holiday_dates=holidays)
-        x = _day_design(cal)
+        x = _day_design(cal, self.closure_as_monday)
         logy = np.log(np.maximum(daily.to_numpy(float), 1.0))
         coef = np.zeros(x.shape[1])
+        age = np.asarray((daily.index.max() - daily.index).days, float)
+        w = 0.5 ** (age / self.effect_halflife) if self.effect_halflife else np.ones(len(age))
         for _ in range(3):  # alternate: local level | effects
             adj = pd.Series(logy - x @ coef, index=daily.index)
             local = adj.rolling(15, center=True, min_periods=3).mean().to_numpy()
             target = logy - local
-            reg = self.ridge * np.eye(x.shape[1])
+            reg = self.ridge * np.eye(x.shape[1]) * w.mean()
             reg[:7, :7] *= 1e-6
-            coef = np.linalg.solve(x.T @ x + reg, x.T @ target)
+            coef = np.linalg.solve(x.T @ (w[:, None] * x) + reg, x.T @ (w * target))
         deseason = logy - x @ coef
         self.coef = coef
+        self.last_day = daily.index.max().date()
+        self.level_path = self._ets_path(deseason) if self.level_method in ("ets", "blend") else None
         tail = deseason[-self.level_days :]
         if self.level_halflife:
             w = 0.5 ** (np.arange(len(tail))[::-1] / self.level_halflife)
@@ -192,8 +224,31 @@ class ProfileModel(QueueModel):
             self.shares[int(wd)] = dict(zip(agg.index.astype(int), share, strict=True))
         return self
 
+    def _ets_path(self, deseason: np.ndarray) -> np.ndarray | None:
+        """Level per open day ahead from AutoETS (additive error, trend chosen by AICc, no season:
+        the weekday is already removed); None when the history is too short to fit it."""
+        if len(deseason) < 30:
+            return None
+        from statsforecast.models import AutoETS
+
+        spec = getattr(self, "ets_model", "AZN")
+        out = AutoETS(season_length=1, model=spec).forecast(y=deseason.astype(float), h=self.max_days)
+        path = np.asarray(out["mean"], dtype=float)
+        if self.level_method == "blend":  # equal-weight combination with the recent mean level
+            tail = deseason[-self.level_days :]
+            path = 0.5 * path + 0.5 * float(np.mean(tail))
+        return path
+
     def daily_total(self, cal_days: pd.DataFrame) -> np.ndarray:
-        return np.exp(self.level + _day_design(cal_days) @ self.coef)
+        design = _day_design(cal_days, getattr(self, "closure_as_monday", False))
+        level = np.full(len(cal_days), self.level)
+        path = getattr(self, "level_path", None)
+        if path is not None and self.last_day is not None:  # cal rows are indexed by time
+            dates = pd.DatetimeIndex(cal_days.index).to_numpy().astype("datetime64[D]")
+            steps = np.busday_count(np.datetime64(self.last_day, "D"), dates)
+            ahead = steps >= 1
+            level[ahead] = path[np.minimum(steps[ahead], len(path)) - 1]
+        return np.exp(level + design @ self.coef)
 
     def predict(self, ts: pd.DatetimeIndex, cal: pd.DataFrame) -> np.ndarray:
         total = self.daily_total(cal)
@@ -207,6 +262,28 @@ class ProfileModel(QueueModel):
             ]
         )
         return total * share
+
+
+@dataclass
+class ProfileCalendarModel(ProfileModel):
+    """``profile`` with the day-level calendar fixes: the Tuesday after a Monday holiday as the
+    week's first day, and day effects weighted to the last months (the weekday mix drifts)."""
+
+    closure_as_monday: bool = True
+    effect_halflife: float | None = 90.0
+    name: str = "profile_cal"
+
+
+@dataclass
+class ProfileETSModel(ProfileModel):
+    """``profile_cal`` with an adaptive level: AutoETS on the de-seasonalised log daily totals,
+    combined half and half with the recent mean level (either alone swings with the last weeks;
+    measured on three earlier months of the bank series, the combination was the steadier)."""
+
+    closure_as_monday: bool = True
+    effect_halflife: float | None = 90.0
+    level_method: str = "blend"
+    name: str = "profile_ets"
 
 
 @dataclass
@@ -300,6 +377,8 @@ MODEL_CLASSES: dict[str, type[QueueModel]] = {
     "slot_mean": SlotMeanModel,
     "seasonal_naive": SeasonalNaiveModel,
     "profile": ProfileModel,
+    "profile_cal": ProfileCalendarModel,
+    "profile_ets": ProfileETSModel,
     "mstl": MSTLModel,
     "lgbm": LGBMModel,
 }

@@ -64,7 +64,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CANDIDATES = ("slot_mean", "seasonal_naive", "profile", "mstl", "lgbm")
+DEFAULT_CANDIDATES = ("slot_mean", "seasonal_naive", "profile", "profile_cal", "profile_ets", "mstl", "lgbm")
 #: contract baseline name -> candidate
 BASELINES = {"weekday_slot_mean_4w": "slot_mean", "seasonal_naive_1w": "seasonal_naive", "mstl": "mstl"}
 _ORIGIN_WEEKS = (4, 6, 8)
