@@ -2,7 +2,8 @@
 
 Rules come from settings (``drift_share_threshold``) plus an optional rules file
 ``$SERVICELENS_HOME/alert_rules.yaml`` (``key_features: {TASK: [COL, ...]}``,
-``drift_share_threshold``, ``wape_threshold``). An event goes to stdout (one JSON line),
+``drift_share_threshold``, ``wape_threshold``, ``intraday: {KEY: VALUE}`` for the intraday SL-risk
+monitor). An event goes to stdout (one JSON line),
 is appended to ``$SERVICELENS_HOME/alerts.jsonl`` and, when ``alert_webhook_url`` is set,
 POSTed there (best effort: a webhook outage never fails the check).
 """
@@ -35,6 +36,8 @@ class AlertRules:
     drift_share_threshold: float = 0.3
     key_features: dict[str, list[str]] = field(default_factory=dict)
     wape_threshold: float = 0.2
+    #: ``intraday:`` section, read by ``monitoring.intraday.IntradayRules.from_mapping``
+    intraday: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> AlertRules:
@@ -51,6 +54,7 @@ class AlertRules:
             )
             rules.wape_threshold = float(data.get("wape_threshold", rules.wape_threshold))
             rules.key_features = {str(k): list(v) for k, v in (data.get("key_features") or {}).items()}
+            rules.intraday = dict(data.get("intraday") or {})
         return rules
 
 

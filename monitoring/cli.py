@@ -6,6 +6,7 @@
     servicelens monitor audit     --predictions P.csv --pred-col P --sensitive A,B [--threshold T] [--json]
                                   | --task TASK --input DATA.csv --sensitive A,B [--json]
     servicelens monitor accuracy  --actuals ACTUALS.csv [--queue Q] [--json]
+    servicelens monitor intraday  --actuals TODAY.csv [--staffed AGENTS.csv] [--replay] [--json]
     servicelens monitor log       purge | stats | export | replay
 
 ``servicelens drift`` and ``servicelens audit`` (ARCHITECTURE contract) are the very same
@@ -307,6 +308,107 @@ def accuracy_command(
     typer.echo(f"reports: {check.html}  {check.json}")
 
 
+# ------------------------------------------------------------------------------------- intraday
+
+
+def intraday_command(
+    actuals: Path = typer.Option(
+        ..., "--actuals", "--input", help="CSV interval_start, calls [, queue]: today's actuals so far."
+    ),
+    staffed: Path | None = typer.Option(
+        None, "--staffed", help="CSV interval_start, agents [, queue]: scheduled agents (default: the plan)."
+    ),
+    queue: str | None = typer.Option(None, "--queue", help="Only this queue."),
+    alias: str = typer.Option("champion", "--alias", help="Registry alias of the forecaster."),
+    aht_seconds: float | None = typer.Option(None, "--aht-seconds", min=1e-6, help="Mean handle time (s)."),
+    sl_target: float | None = typer.Option(
+        None, "--sl-target", min=1e-6, max=0.999999, help="Share answered within --target-seconds."
+    ),
+    target_seconds: float | None = typer.Option(None, "--target-seconds", min=0.0, help="SL target (s)."),
+    patience_seconds: float | None = typer.Option(
+        None, "--patience-seconds", min=1e-6, help="Mean caller patience, Erlang A (s)."
+    ),
+    shrinkage: float | None = typer.Option(
+        None, "--shrinkage", min=0.0, max=0.99, help="Share of scheduled time off the phones."
+    ),
+    cooldown_minutes: float | None = typer.Option(
+        None, "--cooldown-minutes", min=0.0, help="Quiet time per queue after an alert (data time)."
+    ),
+    replay: bool = typer.Option(False, "--replay", help="Judge every interval in turn, not just the latest."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Assess and print; send and store no alert."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary JSON as the last line."),
+) -> None:
+    """Service-level risk now: actuals against the forecast band, agents staffed against Erlang A.
+
+    One bundled alert per queue and window (cooldown, priority = SL shortfall x volume) goes to the
+    alert sinks; defaults of the rules come from the ``intraday:`` section of alert_rules.yaml.
+    """
+    from dataclasses import asdict
+
+    from model_registry import load
+    from monitoring.alerts import AlertRules
+    from monitoring.intraday import IntradayInputError, IntradayRules, read_interval_file, run_intraday
+    from servicelens.settings import get_settings
+
+    settings = get_settings()
+    try:
+        rules = IntradayRules.from_mapping(
+            AlertRules.load(settings).intraday, aht_seconds=aht_seconds, sl_target=sl_target,
+            target_seconds=target_seconds, patience_seconds=patience_seconds, shrinkage=shrinkage,
+            cooldown_minutes=cooldown_minutes,
+        )  # fmt: skip
+        loaded = load("forecast", alias=alias)
+    except (IntradayInputError, LookupError) as exc:
+        raise _fail(f"--alias {alias}: {exc}" if isinstance(exc, LookupError) else str(exc)) from exc
+    fc = loaded.model
+    if queue is not None and queue not in fc.queues:
+        raise _fail(f"--queue {queue}: unknown queue; the model has {', '.join(fc.queues)}")
+    try:
+        acts = read_interval_file(actuals, "--actuals", "calls", fc.queues, fc.interval_minutes, fc.tz)
+        staff = (
+            read_interval_file(staffed, "--staffed", "agents", fc.queues, fc.interval_minutes, fc.tz)
+            if staffed is not None
+            else None
+        )
+    except IntradayInputError as exc:
+        raise _fail(str(exc)) from exc
+    if queue is not None:
+        acts = acts[acts["queue"] == queue]
+        if acts.empty:
+            raise _fail(f"--actuals {actuals}: no rows for --queue {queue}")
+    settings.ensure_dirs()
+    run = run_intraday(
+        fc, acts, staff, rules, model_version=loaded.version, replay=replay, emit_alerts=not dry_run,
+        settings=settings, source=str(actuals), stdout=not as_json,
+    )  # fmt: skip
+    alerted = {e.details["queue"] for e in run.alerts}
+    held = dict(zip(run.suppressed.get("queue", []), run.suppressed.get("why", []), strict=True))
+    latest = run.latest()
+    if as_json:
+        cols = ["interval_start", "calls", "forecast", "lo", "hi", "cusum", "ratio", "expected_sl",
+                "expected_abandon", "shortfall", "priority", "agents_staffed", "agents_required"]  # fmt: skip
+        queues = {r["queue"]: {c: r[c] for c in cols} for r in latest.to_dict("records")}
+        out = {
+            "model_version": loaded.version,
+            "queues": queues,
+            "alerts": [asdict(e) for e in run.alerts],
+            "suppressed": [{"queue": q, "why": w} for q, w in held.items()],
+        }
+        typer.echo(json.dumps(_clean(out), default=str))
+        return
+    for r in latest.to_dict("records"):
+        state = (
+            "ALERT" if r["queue"] in alerted else f"held ({held[r['queue']]})" if r["queue"] in held else "ok"
+        )
+        typer.echo(
+            f"{r['queue']:<16} {r['interval_start']:%Y-%m-%d %H:%M}  actual {r['calls']:.0f} vs forecast "
+            f"{r['forecast']:.0f} (band {r['lo']:.0f}-{r['hi']:.0f})  running {r['ratio'] - 1:+.0%}  "
+            f"expected SL {r['expected_sl']:.0%} (target {rules.sl_target:.0%})  {state}"
+        )
+    dry = " (dry run: none sent)" if dry_run else ""
+    typer.echo(f"servicelens-forecast v{loaded.version}: {len(run.alerts)} alert(s){dry}")
+
+
 # ------------------------------------------------------------------------------- prediction log
 
 
@@ -388,4 +490,5 @@ def replay_cmd() -> None:
 app.command("drift")(drift_command)
 app.command("audit")(audit_command)
 app.command("accuracy")(accuracy_command)
+app.command("intraday")(intraday_command)
 app.add_typer(log_app, name="log")

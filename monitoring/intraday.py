@@ -89,7 +89,7 @@ class IntradayRules:
     min_shortfall: float = 0.05
     #: fewest contacts expected to miss the target beyond plan in the window (priority) worth a call
     min_priority: float = 3.0
-    cooldown_minutes: float = 120.0
+    cooldown_minutes: float = 480.0
     escalation: float = 2.0
 
     @classmethod
@@ -393,6 +393,7 @@ def run_intraday(
     emit_alerts: bool = True,
     settings: Any = None,
     source: str | None = None,
+    stdout: bool = False,
 ) -> IntradayRun:
     """The use case of ``servicelens monitor intraday``: assess, decide against the alert sink's
     state, and emit one alert per queue and window (highest priority first)."""
@@ -409,7 +410,7 @@ def run_intraday(
     events = [_event(row, rules, model_version, source) for _, row in chosen.iterrows()]
     if emit_alerts:
         for event in events:
-            emit(event, settings, stdout=False)
+            emit(event, settings, stdout=stdout)
     return IntradayRun(frame, events, held)
 
 
