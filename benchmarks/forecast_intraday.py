@@ -80,7 +80,8 @@ def main() -> None:
     print(
         "   fitted update per queue: "
         + "; ".join(
-            f"{q} kappa={u.kappa:g} cap={u.cap:g} (backtest rest-of-day WAPE {u.fit_wape})"
+            f"{q} kappa={u.kappa:g} cap={u.cap:g} recent {u.recent_minutes:g} min x{u.recent_weight:g} fading over "
+            f"{u.recent_decay_minutes:g} min (backtest rest-of-day WAPE {u.fit_wape})"
             for q, u in (getattr(forecaster, "intraday", None) or {}).items()
         )
     )

@@ -26,6 +26,7 @@ level and abandonment. Pure: no settings, database or registry.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "Reforecast",
     "IntradayQueuePlan",
     "apply_update",
+    "rest_factors",
     "reforecast",
     "intraday_with_staffing",
     "parse_clock",
@@ -55,6 +57,9 @@ _KAPPA_GRID = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 4.0, 8.0)
 _CAP_GRID = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0)
 #: upper edges of the "share of the day seen" bins of the updated band's calibration
 _SEEN_BINS = (0.25, 0.5, 0.75, 1.0)
+_RECENT_MINUTES = (30.0, 60.0)
+_RECENT_WEIGHTS = (0.3, 0.5, 0.7, 1.0)
+_RECENT_DECAYS = (30.0, 60.0, 120.0, 240.0)
 
 
 def parse_clock(value: str) -> dt.time:
@@ -75,6 +80,12 @@ class IntradayUpdate:
 
     kappa: float = 0.5
     cap: float = 0.8
+    #: short-term part: the last ``recent_minutes``' ratio (relative to the day factor) moves the
+    #: next intervals by ``recent_weight``, fading with lead time (e-folding ``recent_decay_minutes``);
+    #: a burst or a lull at 10:45 says more about 11:00 than about 16:00
+    recent_minutes: float = 30.0
+    recent_weight: float = 0.0
+    recent_decay_minutes: float = 120.0
     #: (upper edge of the share of the day seen, calibration of the updated forecasts)
     calibration: list[tuple[float, Calibration]] = field(default_factory=list)
     #: backtest rest-of-day interval WAPE: start-of-day, updated (the fit's own evidence)
@@ -119,8 +130,18 @@ class IntradayUpdate:
                 if err < best[0] - 1e-9:
                     best = (err, kappa, cap)
         update = cls(kappa=best[1], cap=best[2])
+        for minutes, weight, decay in itertools.product(_RECENT_MINUTES, _RECENT_WEIGHTS, _RECENT_DECAYS):
+            probe = cls(update.kappa, update.cap, minutes, weight, decay)
+            err = sum(float(np.abs(c["y_rest"] - _case_factors(probe, c) * c["f_rest"]).sum()) for c in cases)
+            if err < best[0] - 1e-9:
+                best = (err, *best[1:])
+                update.recent_minutes, update.recent_weight, update.recent_decay_minutes = (
+                    minutes,
+                    weight,
+                    decay,
+                )
         f_sod = np.concatenate([c["f_rest"] for c in cases])
-        updated = [apply_update(update, c["o"], c["e"], c["d"]) * c["f_rest"] for c in cases]
+        updated = [_case_factors(update, c) * c["f_rest"] for c in cases]
         update.fit_wape = {
             "start_of_day": float(np.abs(y_rest - f_sod).sum() / total),
             "updated": float(best[0] / total),
@@ -155,7 +176,7 @@ def _cut_cases(windows: Sequence[tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]
                 continue
             dts, dy, df = ts[sel], y[sel], f[sel]
             first = dts[0]
-            minutes = np.asarray((dts - first).total_seconds() // 60)
+            minutes = np.asarray((dts - first).total_seconds() / 60.0)
             d_total = float(df.sum())
             for k in range(1, len(sel) - 1):
                 if minutes[k] % cut_minutes or minutes[k] < cut_minutes:
@@ -168,16 +189,56 @@ def _cut_cases(windows: Sequence[tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]
                     "ratio": o / e if e > 0 else 1.0,
                     "y_rest": dy[k:],
                     "f_rest": df[k:],
+                    "y_past": dy[:k],
+                    "f_past": df[:k],
+                    "past_minutes": minutes[k] - minutes[:k],
+                    "lead_minutes": minutes[k:] - minutes[k],
                 }
 
 
 def apply_update(update: IntradayUpdate, observed: float, expected: float, expected_day: float) -> float:
-    """The factor the rest of the day is multiplied by (1 = keep the morning forecast)."""
+    """The day factor: what the rest of the day is multiplied by (1 = keep the morning forecast)."""
     if expected <= 0:
         return 1.0
     ratio = observed / expected
     factor = 1.0 + update.weight(expected, expected_day) * (ratio - 1.0)
     return float(np.clip(factor, 0.05, 20.0))
+
+
+def rest_factors(
+    update: IntradayUpdate,
+    past_minutes: np.ndarray,
+    y_past: np.ndarray,
+    f_past: np.ndarray,
+    expected_day: float,
+    lead_minutes: np.ndarray,
+) -> np.ndarray:
+    """Per remaining interval, the multiplier of its start-of-day forecast.
+
+    ``past_minutes``: for each interval before the cut with an actual, minutes from its start to
+    the cut; ``y_past``/``f_past``: its actual and start-of-day forecast; ``lead_minutes``: for
+    each remaining interval, minutes from the cut to its start. The day factor
+    (:func:`apply_update`) times the fading short-term part of :class:`IntradayUpdate`.
+    """
+    y_past, f_past = np.asarray(y_past, float), np.asarray(f_past, float)
+    lead = np.asarray(lead_minutes, float)
+    day = apply_update(update, float(y_past.sum()), float(f_past.sum()), expected_day)
+    out = np.full(len(lead), day)
+    weight = getattr(update, "recent_weight", 0.0)
+    if weight > 0 and len(y_past):
+        recent = np.asarray(past_minutes, float) <= update.recent_minutes
+        e = float(f_past[recent].sum())
+        if e > 0:
+            ratio = float(np.clip(y_past[recent].sum() / e / day, 0.5, 2.0))
+            trust = e / (e + _N0)  # a handful of calls moves nothing
+            out = out * (1.0 + weight * trust * np.exp(-lead / update.recent_decay_minutes) * (ratio - 1.0))
+    return np.clip(out, 0.05, 20.0)
+
+
+def _case_factors(update: IntradayUpdate, case: dict[str, Any]) -> np.ndarray:
+    return rest_factors(
+        update, case["past_minutes"], case["y_past"], case["f_past"], case["d"], case["lead_minutes"]
+    )
 
 
 @dataclass
@@ -187,6 +248,8 @@ class Reforecast:
     ``rest``: ``interval_start, forecast, lo, hi, start_of_day`` for the day's open intervals at or
     after ``at`` (native interval). ``past``: ``interval_start, actual, forecast, lo, hi`` for the
     intervals before ``at`` (the start-of-day forecast and band the actuals are compared with).
+    ``factor`` is the day factor; each remaining interval's forecast is its start-of-day forecast
+    times :func:`rest_factors` (the day factor times the fading short-term part).
     """
 
     queue: str
@@ -274,7 +337,17 @@ def reforecast(
     factor = apply_update(update, observed, expected, expected_day)
     base_cal = forecaster.calibration.get(queue, Calibration())
     cal = update.band(expected / max(expected_day, 1e-9), base_cal) if expected > 0 else base_cal
-    f_rest = f[~is_past] * factor
+    known = is_past & has_actual
+    minute = pd.Timedelta(minutes=1)
+    factors = rest_factors(
+        update,
+        np.asarray((cut - day_ts[known]) / minute),
+        seen.reindex(day_ts[known]).to_numpy(float),
+        f[known],
+        expected_day,
+        np.asarray((day_ts[~is_past] - cut) / minute),
+    )
+    f_rest = f[~is_past] * factors
     lo, hi = cal.bounds(f_rest)
     rest = pd.DataFrame(
         {

@@ -583,7 +583,7 @@ def intraday_scores(
     ``wape_rest_of_day_total`` (|sum f - sum y| / sum y of the remaining rows, averaged over
     days) and ``coverage_80_rest_of_day``.
     """
-    from features.intraday import IntradayUpdate, apply_update
+    from features.intraday import IntradayUpdate, rest_factors
 
     updates = getattr(forecaster, "intraday", None) or {}
     parts: dict[str, list[np.ndarray]] = {
@@ -605,7 +605,17 @@ def intraday_scores(
         y, f = grp["y"].to_numpy(float), grp["forecast"].to_numpy(float)
         update = updates.get(str(queue)) or IntradayUpdate()
         expected, expected_day = float(f[past].sum()), float(f.sum())
-        factor = apply_update(update, float(y[past].sum()), expected, expected_day)
+        cut = pd.Timestamp.combine(grp["interval_start"].iloc[0].date(), at)
+        minute = pd.Timedelta(minutes=1)
+        ts = pd.DatetimeIndex(grp["interval_start"])
+        factor = rest_factors(
+            update,
+            np.asarray((cut - ts[past]) / minute),
+            y[past],
+            f[past],
+            expected_day,
+            np.asarray((ts[~past] - cut) / minute),
+        )
         base = forecaster.calibration.get(str(queue), Calibration())
         band = update.band(expected / max(expected_day, 1e-9), base) if expected > 0 else base
         yr, fr = y[~past], f[~past]
