@@ -78,6 +78,18 @@ def _read_table(path: Path, option: str) -> Any:
     return frame
 
 
+def _read_window(path: Path) -> Any:
+    """``--current``: with a cluster set, a Parquet window stays on it (a Dask DataFrame, for windows
+    larger than memory; same verdicts); otherwise read in memory as before."""
+    from monitoring.drift import open_window
+
+    try:
+        window = open_window(path)
+    except ValueError as exc:
+        raise _fail(f"--current {path}: {exc}") from exc
+    return _read_table(path, "--current") if window is None else window
+
+
 # ---------------------------------------------------------------------------------------- drift
 
 
@@ -111,7 +123,7 @@ def drift_command(
     num, cat = _split(numerical), _split(categorical)
     info: dict[str, Any] | None = None
     if reference is not None and current is not None:  # CSV mode (--task only names the model)
-        ref, cur = _read_table(reference, "--reference"), _read_table(current, "--current")
+        ref, cur = _read_table(reference, "--reference"), _read_window(current)
         preds, n_window = _split(prediction_cols) or [], None
         stem = f"drift-{current.stem}"
     elif task:
@@ -379,7 +391,8 @@ def intraday_command(
     settings.ensure_dirs()
     run = run_intraday(
         fc, acts, staff, rules, model_version=loaded.version, replay=replay, emit_alerts=not dry_run,
-        settings=settings, source=str(actuals), stdout=not as_json,
+        settings=settings, source=str(actuals), staffed_source=str(staffed) if staffed else None,
+        stdout=not as_json,
     )  # fmt: skip
     alerted = {e.details["queue"] for e in run.alerts}
     held = dict(zip(run.suppressed.get("queue", []), run.suppressed.get("why", []), strict=True))

@@ -122,11 +122,35 @@ def _day_frame(
     ts = slots.union(pd.DatetimeIndex(actual["interval_start"])).sort_values()
     frame = forecaster.predict_queue(queue, ts)[["interval_start", "forecast", "lo", "hi"]]
     frame = frame.merge(actual[["interval_start", "calls"]], on="interval_start", how="left")
-    frame["staffed"] = np.nan
-    if staffed is not None and len(staffed):
-        s = staffed.sort_values("interval_start")[["interval_start", "agents"]]
-        frame["staffed"] = pd.merge_asof(frame[["interval_start"]], s, on="interval_start")["agents"]
+    frame["staffed"] = _staffed_at(frame["interval_start"], staffed)
     return frame
+
+
+def _staffed_at(ts: pd.Series, staffed: pd.DataFrame | None) -> np.ndarray:
+    """Scheduled agents at each time (the latest row at or before it; NaN = not given: the plan)."""
+    if staffed is None or not len(staffed):
+        return np.full(len(ts), np.nan)
+    s = staffed.sort_values("interval_start")[["interval_start", "agents"]]
+    when = pd.DataFrame({"interval_start": pd.DatetimeIndex(ts)})
+    return pd.merge_asof(when, s, on="interval_start")["agents"].to_numpy(float)
+
+
+def _plan_agents(forecast: np.ndarray, rules: IntradayRules, interval_seconds: float) -> np.ndarray:
+    """The plan: scheduled agents Erlang A needs for the start-of-day forecast."""
+    return erlang_a_required(
+        forecast, rules.aht_seconds, rules.patience_seconds, rules.sl_target, rules.target_seconds,
+        shrinkage=rules.shrinkage, interval_seconds=interval_seconds,
+    )["agents"]  # fmt: skip
+
+
+def _expected(
+    volume: np.ndarray, scheduled: np.ndarray, rules: IntradayRules, interval_seconds: float
+) -> dict[str, np.ndarray]:
+    """Erlang A service level and abandonment with the agents on the phones after shrinkage."""
+    on_phones = np.floor(scheduled * (1 - rules.shrinkage) + 1e-6)
+    return erlang_a_metrics(
+        volume, rules.aht_seconds, on_phones, rules.patience_seconds, rules.target_seconds, interval_seconds
+    )
 
 
 def _scores(frame: pd.DataFrame, rules: IntradayRules) -> pd.DataFrame:
@@ -171,24 +195,14 @@ def _window_risk(frame: pd.DataFrame, rules: IntradayRules, interval_seconds: fl
     idx = np.where(last[:, None], steps[:, None], np.minimum(idx, n - 1))
     valid[last, 0] = True
     volume = f[idx] * scale[steps][:, None]
-    plan = erlang_a_required(
-        f, rules.aht_seconds, rules.patience_seconds, rules.sl_target, rules.target_seconds,
-        shrinkage=rules.shrinkage, interval_seconds=interval_seconds,
-    )["agents"]  # fmt: skip
+    plan = _plan_agents(f, rules, interval_seconds)
     staffed = frame["staffed"].to_numpy(float)
     staffed = np.where(np.isnan(staffed), plan, staffed)
-    on_phones = np.floor(staffed * (1 - rules.shrinkage) + 1e-6)
-    m = erlang_a_metrics(
-        volume, rules.aht_seconds, on_phones[idx], rules.patience_seconds, rules.target_seconds,
-        interval_seconds,
-    )  # fmt: skip
+    m = _expected(volume, staffed[idx], rules, interval_seconds)
     w = np.where(valid, volume, 0.0)
     vol = np.maximum(w.sum(axis=1), 1e-9)
     gap = np.where(valid, np.maximum(rules.sl_target - m["service_level"], 0.0), 0.0)
-    need = erlang_a_required(
-        volume, rules.aht_seconds, rules.patience_seconds, rules.sl_target, rules.target_seconds,
-        shrinkage=rules.shrinkage, interval_seconds=interval_seconds,
-    )["agents"]  # fmt: skip
+    need = _plan_agents(volume, rules, interval_seconds)
     out = pd.DataFrame(
         {
             "expected_sl": (m["service_level"] * w).sum(axis=1) / vol,
@@ -313,7 +327,70 @@ def _hm(ts: Any) -> str:
     return pd.Timestamp(ts).strftime("%H:%M")
 
 
-def _event(row: pd.Series, rules: IntradayRules, model_version: str | None, source: str | None) -> Any:
+def _replan_command(queue: str, rules: IntradayRules, source: str | None, staffed_source: str | None) -> str:
+    """``servicelens forecast intraday`` for this queue and these files: the rest of the day
+    re-forecast from today's actuals, staffed, with agents short per interval."""
+    import shlex
+
+    parts = ["servicelens forecast intraday", f"--actuals {shlex.quote(source or 'ACTUALS.csv')}"]
+    parts.append(f"--queue {shlex.quote(queue)}")
+    if staffed_source:
+        parts.append(f"--scheduled {shlex.quote(staffed_source)}")
+    default = IntradayRules()
+    for name in ("aht_seconds", "sl_target", "target_seconds", "patience_seconds", "shrinkage"):
+        if getattr(rules, name) != getattr(default, name):
+            parts.append(f"--{name.replace('_', '-')} {getattr(rules, name):g}")
+    return " ".join(parts)
+
+
+def _rest_of_day(
+    forecaster: Any,
+    row: pd.Series,
+    actuals: pd.DataFrame,
+    staffed: pd.DataFrame | None,
+    rules: IntradayRules,
+) -> dict[str, float] | None:
+    """The rest of the day after the alert's interval, re-forecast from the day's actuals
+    (:func:`features.intraday.reforecast`, the shrunken update fitted on history), against the
+    agents staffed: contacts, those expected to miss the target, the largest gap in agents."""
+    from features.intraday import reforecast
+
+    queue, step = row["queue"], pd.Timedelta(minutes=forecaster.interval_minutes)
+    seen = actuals[(actuals["queue"] == queue) & (actuals["interval_start"] <= row["interval_start"])]
+    try:
+        rest = reforecast(forecaster, queue, seen, at=row["interval_start"] + step).rest
+    except (KeyError, ValueError) as exc:
+        logger.warning("intraday: no rest-of-day reforecast for %s: %s", queue, exc)
+        return None
+    if rest.empty:
+        return None
+    seconds = 60.0 * forecaster.interval_minutes
+    f = rest["forecast"].to_numpy(float)
+    plan = _plan_agents(rest["start_of_day"].to_numpy(float), rules, seconds)
+    mine = staffed[staffed["queue"] == queue] if staffed is not None else None
+    agents = _staffed_at(rest["interval_start"], mine)
+    agents = np.where(np.isnan(agents), plan, agents)
+    m = _expected(f, agents, rules, seconds)
+    total = max(float(f.sum()), 1e-9)
+    return {
+        "until": str(rest["interval_start"].max() + step),
+        "contacts": round(float(f.sum()), 1),
+        "start_of_day": round(float(rest["start_of_day"].sum()), 1),
+        "expected_service_level": round(float((m["service_level"] * f).sum() / total), 4),
+        "contacts_missing_target": round(
+            float((np.maximum(rules.sl_target - m["service_level"], 0) * f).sum()), 1
+        ),
+        "agents_short_max": float(np.max(_plan_agents(f, rules, seconds) - agents).clip(min=0)),
+    }
+
+
+def _event(
+    row: pd.Series,
+    rules: IntradayRules,
+    model_version: str | None,
+    command: str,
+    rest: dict[str, float] | None = None,
+) -> Any:
     """One bundled alert for a queue and window: what is at risk, why, and what to do now."""
     from monitoring.alerts import AlertEvent
 
@@ -335,11 +412,18 @@ def _event(row: pd.Series, rules: IntradayRules, model_version: str | None, sour
     )
     if row["plan_short"] > 0:
         reasons.append(f"staffed {row['agents_staffed']:.0f} agents: {row['plan_short']:.0f} below the plan")
+    if rest is not None:
+        reasons.append(
+            f"rest of the day to {_hm(rest['until'])} re-forecast from today's actuals (the day-level "
+            f"update fitted on history, slower than the run above): "
+            f"{rest['contacts']:.0f} contacts (start of day {rest['start_of_day']:.0f}), expected SL "
+            f"{rest['expected_service_level']:.0%}, about {rest['contacts_missing_target']:.0f} miss the "
+            f"target, up to {rest['agents_short_max']:.0f} agent(s) short"
+        )
     short = max(int(row["agents_short"]), 1)
-    replan = f"servicelens forecast report --queue {queue}" + (f" --actuals {source}" if source else "")
     action = (
         f"add {short} agent(s) to {queue} for {window} (Erlang A needs {row['agents_required']:.0f} "
-        f"scheduled, {row['agents_staffed']:.0f} staffed); re-plan the rest of the day: {replan}"
+        f"scheduled, {row['agents_staffed']:.0f} staffed); re-plan the rest of the day: {command}"
     )
     day = pd.Timestamp(row["interval_start"]).date()
     details = {
@@ -356,6 +440,7 @@ def _event(row: pd.Series, rules: IntradayRules, model_version: str | None, sour
         "ratio": round(float(row["ratio"]), 4),
         "cusum": round(float(row["cusum"]), 3),
         "dedupe_key": f"{queue}|{day}|{row['run_start']}",
+        "rest_of_day": rest,
     }
     return AlertEvent(
         kind=ALERT_KIND,
@@ -393,10 +478,13 @@ def run_intraday(
     emit_alerts: bool = True,
     settings: Any = None,
     source: str | None = None,
+    staffed_source: str | None = None,
     stdout: bool = False,
 ) -> IntradayRun:
     """The use case of ``servicelens monitor intraday``: assess, decide against the alert sink's
-    state, and emit one alert per queue and window (highest priority first)."""
+    state, and emit one alert per queue and window (highest priority first). Each alert also
+    carries the rest of the day re-forecast from the day's actuals (``details.rest_of_day``).
+    ``source`` / ``staffed_source``: the files' paths, for the command the alert suggests."""
     from monitoring.alerts import alerts_file, emit
     from servicelens.settings import get_settings
 
@@ -407,7 +495,13 @@ def run_intraday(
         return IntradayRun(frame)
     state = load_state(alerts_file(settings))
     chosen, held = decide(frame, state, rules, as_of_only=not replay)
-    events = [_event(row, rules, model_version, source) for _, row in chosen.iterrows()]
+    events = [
+        _event(
+            row, rules, model_version, _replan_command(row["queue"], rules, source, staffed_source),
+            _rest_of_day(forecaster, row, actuals, staffed, rules),
+        )
+        for _, row in chosen.iterrows()
+    ]  # fmt: skip
     if emit_alerts:
         for event in events:
             emit(event, settings, stdout=stdout)

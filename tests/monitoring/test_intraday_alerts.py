@@ -126,10 +126,12 @@ def test_one_bundled_alert_then_cooldown_state_from_the_alert_file(world, sl_env
     assert event.details["priority"] >= first.alerts[-1].details["priority"]
     assert event.details["sl_shortfall"] > rules.min_shortfall and event.details["agents_short"] >= 1
     assert event.details["queue"] in event.suggested_action
-    assert (
-        "servicelens forecast report --queue" in event.suggested_action
-        and "today.csv" in event.suggested_action
+    assert f"servicelens forecast intraday --actuals today.csv --queue {event.details['queue']}" in (
+        event.suggested_action
     )
+    rest = event.details["rest_of_day"]
+    assert rest["contacts"] > 1.1 * rest["start_of_day"] and rest["agents_short_max"] >= 1
+    assert any(r.startswith("rest of the day") for r in event.reasons)
     assert any("80% band" in r for r in event.reasons)
     again = run_intraday(fc, now, rules=rules, model_version="7", settings=sl_env)
     assert again.alerts == [] and set(again.suppressed["queue"]) == set(QUEUES)
