@@ -225,3 +225,26 @@ def test_intraday_cli(served, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--actuals" in bad.output and "Traceback" not in bad.output
     res = CliRunner().invoke(app, [*args, "--at", "25:00"])
     assert res.exit_code == 2 and "--at" in res.output
+
+
+def test_evaluate_cli_intraday_at(fitted, tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from training.forecast_cli import register
+
+    _, train_df, counts = fitted
+    train_df.to_csv(tmp_path / "train.csv", index=False)
+    counts.to_csv(tmp_path / "test.csv", index=False)
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    args = ["evaluate", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")]
+    args += ["--candidates", "slot_mean,profile", "--json"]
+    res = CliRunner().invoke(app, [*args, "--intraday-at", "11:00"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output.strip().splitlines()[-1])
+    assert report["model"]["wape_rest_of_day"] > 0
+    assert set(report["baselines"]["start_of_day"]) >= {"wape_rest_of_day", "wape_rest_of_day_total"}
+    bad = CliRunner().invoke(app, [*args, "--intraday-at", "1100"])
+    assert bad.exit_code == 2 and "--intraday-at" in bad.output and "Traceback" not in bad.output
