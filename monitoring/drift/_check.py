@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from monitoring.drift._compute import compute_drift
+from monitoring.drift._lazy import ParquetWindow
 from monitoring.drift._reports import log_drift_to_mlflow, write_reports
 from monitoring.drift._sampling import DEFAULT_SAMPLE_SIZE
 from monitoring.drift._types import DriftResult
@@ -125,7 +126,7 @@ def task_window(
 
 def check_drift(
     reference: pd.DataFrame,
-    current: pd.DataFrame,
+    current: pd.DataFrame | ParquetWindow,
     *,
     stem: str,
     task: str | None = None,

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitoring.drift._sampling import DEFAULT_SAMPLE_SIZE, sample_frame, sampling_power
+from monitoring.drift._lazy import ParquetWindow, on_cluster, window_columns, window_sample
+from monitoring.drift._sampling import DEFAULT_SAMPLE_SIZE, sampling_power
 from monitoring.drift._types import ColumnDrift, DriftResult
 from servicelens.settings import Settings, get_settings
 
@@ -205,9 +206,10 @@ def _borderline(d: ColumnDrift, se: float, method_id: str) -> bool:
     return abs(d.score - d.threshold) < 3 * se
 
 
+@on_cluster
 def compute_drift(
     reference: pd.DataFrame,
-    current: pd.DataFrame,
+    current: pd.DataFrame | ParquetWindow,
     *,
     numerical: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
@@ -226,7 +228,9 @@ def compute_drift(
     ``sample_size=None`` scores the full window (the plain, slow path). ``n_window``: the
     true window size when ``current`` is already a sample of it (prediction-log path).
     ``report=False`` runs Evidently's stat tests without building the HTML report (same
-    scores and verdicts, much faster; ``snapshot`` is then None).
+    scores and verdicts, much faster; ``snapshot`` is then None). ``current`` may be a
+    :class:`~monitoring.drift._lazy.ParquetWindow` (a cluster is set): the same rows are sampled
+    and re-scored, read by the workers, so the verdicts are those of the in-memory frame.
     """
     from rich.progress import Progress
 
@@ -250,7 +254,7 @@ def compute_drift(
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("drift", total=3)
         bar.update(task, description=f"sampling {len(current):,} rows")
-        scored = sample_frame(current, sample_size, seed, strata) if sampled else current
+        scored = window_sample(current, sample_size, seed, strata) if sampled else window_columns(current)
         scored = _coerce(scored, num, cat, discrete)
         bar.advance(task)
         bar.update(task, description=f"Evidently on {len(scored):,} x {len(num + cat)}")
@@ -266,7 +270,11 @@ def compute_drift(
         if rescored:
             bar.update(task, description=f"re-scoring {len(rescored)} borderline column(s) in full")
             full = _score_direct(
-                reference, _coerce(current[rescored], num, cat, discrete), rescored, num, methods
+                reference,
+                _coerce(window_columns(current, rescored), num, cat, discrete),
+                rescored,
+                num,
+                methods,
             )
             for c in rescored:
                 full[c].rescored_full = True

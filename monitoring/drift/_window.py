@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from monitoring.drift._sampling import DEFAULT_SAMPLE_SIZE, stratified_positions
+from servicelens import compute
 from servicelens.settings import Settings, get_settings
 
-__all__ = ["flatten_records", "read_prediction_window"]
+__all__ = ["fetch_logged_rows", "flatten_records", "read_prediction_window"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,37 @@ def _window_ids(engine: Any, service: str, since: dt.datetime, until: dt.datetim
     return np.concatenate(parts) if parts else np.array([], dtype=np.int64)
 
 
+def _rows_of_ids(conn: Any, ids: list[int]) -> list[tuple[Any, Any]]:
+    """(inputs, outputs) of the logged rows ``ids``, in the order the database returns them."""
+    from sqlalchemy import select
+
+    from servicelens.stores.schema import PredictionRecord
+
+    query = select(PredictionRecord.inputs, PredictionRecord.outputs).where(PredictionRecord.id.in_(ids))
+    return [(inp, outp) for inp, outp in conn.execute(query).all()]
+
+
+def fetch_logged_rows(ids: list[int], *, db_url: str) -> list[tuple[Any, Any]]:
+    """One chunk of a window, read on a cluster worker: the rows the in-process reader gets."""
+    from servicelens.stores.schema import get_engine
+
+    with get_engine(db_url).connect() as conn:
+        return _rows_of_ids(conn, ids)
+
+
+def _fetch_in_process(engine: Any, chunks: list[list[int]], label: str, progress: bool) -> list[Any]:
+    """:func:`fetch_logged_rows` of every chunk on one connection, with a progress bar."""
+    from rich.progress import Progress
+
+    parts = []
+    with Progress(disable=not progress, transient=True) as bar, engine.connect() as conn:
+        task = bar.add_task(label, total=sum(map(len, chunks)))
+        for chunk in chunks:
+            parts.append(_rows_of_ids(conn, chunk))
+            bar.advance(task, len(chunk))
+    return parts
+
+
 def read_prediction_window(
     service: str,
     since: dt.datetime,
@@ -119,12 +151,11 @@ def read_prediction_window(
     sampled and estimated from the sampled requests' rows per request otherwise.
 
     Memory stays flat: the window's ids are streamed (8 bytes each), a stratified sample of
-    them is drawn over time-ordered strata, and only those rows are fetched, in chunks.
+    them is drawn over time-ordered strata, and only those rows are fetched, in chunks. With a
+    cluster set (``SERVICELENS_DASK_SCHEDULER``) the chunks are fetched by its workers
+    (:func:`fetch_logged_rows`); the frame is the same either way.
     """
-    from rich.progress import Progress
-    from sqlalchemy import select
-
-    from servicelens.stores.schema import PredictionRecord, get_engine
+    from servicelens.stores.schema import get_engine
 
     settings = settings or get_settings()
     engine = get_engine(settings.db_url)
@@ -134,21 +165,21 @@ def read_prediction_window(
         labels = np.arange(n_total) * 20 // n_total  # 20 time strata, proportional allocation
         ids = ids[stratified_positions(labels, sample_size, np.random.default_rng(seed))]
     ids = np.sort(ids)  # fetch in storage order
-    inputs: list[Any] = []
-    outputs: list[Any] = []
-    with Progress(disable=not progress, transient=True) as bar, engine.connect() as conn:
-        task = bar.add_task(f"reading {len(ids):,} of {n_total:,} logged rows", total=len(ids))
-        for start in range(0, len(ids), chunk_size):
-            chunk = [int(i) for i in ids[start : start + chunk_size]]
-            rows = conn.execute(
-                select(PredictionRecord.inputs, PredictionRecord.outputs).where(
-                    PredictionRecord.id.in_(chunk)
-                )
-            ).all()
-            for inp, outp in rows:
-                inputs.append(inp)
-                outputs.append(outp)
-            bar.advance(task, len(chunk))
+    chunks = [[int(i) for i in ids[s : s + chunk_size]] for s in range(0, len(ids), chunk_size)]
+    label = f"reading {len(ids):,} of {n_total:,} logged rows"
+    if compute.current().is_dask:  # the chunks are read by the cluster's workers, in parallel
+        with compute.using() as be:
+            parts = be.map(
+                fetch_logged_rows,
+                chunks,
+                shared={"db_url": settings.db_url},
+                progress=f"drift: {label}",
+                unit="chunks",
+            )
+    else:
+        parts = _fetch_in_process(engine, chunks, label, progress)
+    inputs = [inp for rows in parts for inp, _ in rows]
+    outputs = [outp for rows in parts for _, outp in rows]
     frame, pred_cols = flatten_records(inputs, outputs)
     n_rows = round(n_total * len(frame) / len(ids)) if len(ids) else 0  # requests may hold batches
     return frame, pred_cols, n_rows
