@@ -211,7 +211,7 @@ def assemble_result(
     coverage["required"] = mean(demand).astype(float)
     hours = (shifts["paid_hours"] * shifts["headcount"]).groupby(shifts["day"]).sum()
     hours.index.name = "day"
-    gap = 0.0 if status == "OPTIMAL" else (objective - bound) / max(abs(objective), 1e-9)
+    gap = (objective - bound) / max(abs(objective), 1e-9)  # also when "OPTIMAL" within relative_gap
     return ScheduleResult(
         status=status,
         objective=objective,

@@ -23,6 +23,7 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from features.scheduling._check import agent_kind, fits_availability
+from features.scheduling._cpsat import make_solver
 from features.scheduling._result import ScheduleResult
 from features.scheduling._roster_result import RosterResult, assemble_roster
 from features.scheduling._types import Agent, RosterOptions, ScheduleInputError, validated
@@ -184,14 +185,7 @@ def build_roster(
             model.add(lo <= wc)
         spread_terms = [hi - lo]
     model.minimize(_W_UNASSIGNED * sum(unassigned) + _W_WEEKEND * sum(spread_terms) + sum(deviation_terms))
-    solver = cp_model.CpSolver()
-    p = solver.parameters
-    p.num_workers = opts.num_workers
-    p.random_seed = opts.seed
-    p.max_deterministic_time = opts.time_limit_s
-    p.max_time_in_seconds = 3.0 * opts.time_limit_s
-    if opts.num_workers > 1:
-        p.interleave_search = True
+    solver = make_solver(opts.time_limit_s, opts.seed, opts.num_workers, opts.relative_gap)
     status = solver.Solve(model)
     seconds = time.perf_counter() - started
     if status == cp_model.INFEASIBLE:

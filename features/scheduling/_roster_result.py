@@ -181,7 +181,7 @@ def assemble_roster(
         status=status,
         objective=objective,
         lower_bound=min(bound, objective),
-        gap=0.0 if status == "OPTIMAL" else max(objective - bound, 0.0) / max(abs(objective), 1e-9),
+        gap=max(objective - bound, 0.0) / max(abs(objective), 1e-9),
         assignments=assignments,
         unassigned=unassigned,
         agents=pd.DataFrame(per_agent),

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
+from features.scheduling._cpsat import make_solver
 from features.scheduling._grid import Candidate, Grid, build_grid, expand_candidates, slot_label
 from features.scheduling._result import ScheduleResult, assemble_result
 from features.scheduling._types import ScheduleInputError, ScheduleOptions, ShiftTemplate, validated
@@ -29,21 +30,6 @@ __all__ = ["solve_schedule"]
 logger = logging.getLogger(__name__)
 
 _SCALE = 100  # objective in cents of the caller's cost unit: CP-SAT needs integer coefficients
-
-
-def _solver(time_limit_s: float, seed: int, num_workers: int, relative_gap: float) -> cp_model.CpSolver:
-    """Reproducible CP-SAT: fixed workers and seed, interleaved (deterministic) parallel search and a
-    deterministic time budget; the wall-clock limit is only a safety net well above it."""
-    solver = cp_model.CpSolver()
-    p = solver.parameters
-    p.num_workers = num_workers
-    p.random_seed = seed
-    p.max_deterministic_time = time_limit_s
-    p.max_time_in_seconds = 3.0 * time_limit_s
-    p.relative_gap_limit = relative_gap
-    if num_workers > 1:
-        p.interleave_search = True
-    return solver
 
 
 def _coverable(grid: Grid, cands: Sequence[Candidate], templates: Sequence[ShiftTemplate]) -> np.ndarray:
@@ -111,7 +97,7 @@ def solve_schedule(
                 "part_time_share", "asks for full-time hours but no template is full_time"
             )
     model, x, y, under = _build_model(grid, cands, templates, opts)
-    solver = _solver(opts.time_limit_s, opts.seed, opts.num_workers, opts.relative_gap)
+    solver = make_solver(opts.time_limit_s, opts.seed, opts.num_workers, opts.relative_gap)
     status = solver.Solve(model)
     seconds = time.perf_counter() - started
     if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:

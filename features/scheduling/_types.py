@@ -211,10 +211,12 @@ class ScheduleOptions(_Model):
     hard_coverage: bool = False
     part_time_share: float | None = Field(None, ge=0, le=1, description="target share of paid hours")
     mix_tolerance: float = Field(0.05, ge=0, le=1)
-    time_limit_s: float = Field(30.0, gt=0, le=3600)
+    time_limit_s: float = Field(
+        30.0, gt=0, le=3600, description="search budget; spent as deterministic time so answers reproduce"
+    )
     seed: int = 0
-    num_workers: int = Field(2, ge=1, le=64)
-    relative_gap: float = Field(0.0, ge=0, le=1, description="stop once the proven gap is below this")
+    num_workers: int = Field(1, ge=1, le=64, description="1 is fastest here; more use interleaved search")
+    relative_gap: float = Field(0.001, ge=0, le=1, description="stop once the proven gap is below this")
 
     @field_validator("opening_hours", mode="before")
     @classmethod
@@ -255,4 +257,5 @@ class RosterOptions(_Model):
     weekend_days: tuple[int, ...] = (5, 6)
     time_limit_s: float = Field(60.0, gt=0, le=3600)
     seed: int = 0
-    num_workers: int = Field(2, ge=1, le=64)
+    num_workers: int = Field(1, ge=1, le=64)
+    relative_gap: float = Field(0.0, ge=0, le=1, description="stop once the proven gap is below this")
