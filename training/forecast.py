@@ -392,31 +392,39 @@ def backtest(
     return dict(zip(series, results, strict=True))
 
 
-def _fit_queue(item: tuple[pd.Series, str], booster: Any) -> QueueModel:
-    """Refit one queue's chosen model on all its history (a compute task); the global booster is
+def _fit_queue(
+    item: tuple[pd.Series, str, list | None], booster: Any
+) -> tuple[QueueModel, IntradayUpdate | None]:
+    """One queue's chosen model refitted on all its history and its intraday update fitted on the
+    backtest windows (None: no backtest of the choice), a compute task. The global booster is
     not sent back with the model (the caller re-attaches its own copy)."""
-    y, choice = item
+    y, choice, windows = item
     model = _make(choice, booster).fit(y, _holidays(y))
     if isinstance(model, LGBMModel):
         model.booster = None
-    return model
+    return model, (IntradayUpdate.fit(windows) if windows is not None else None)
 
 
-def _fit_chosen(series: dict[str, pd.Series], choices: dict[str, str], booster: Any) -> dict[str, QueueModel]:
-    """Every queue's chosen model refitted on all history, through :mod:`servicelens.compute`."""
+def _fit_chosen(
+    series: dict[str, pd.Series], choices: dict[str, str], booster: Any, bt: dict[str, dict[str, Any]]
+) -> dict[str, tuple[QueueModel, IntradayUpdate | None]]:
+    """Every queue's chosen model and intraday update, fitted through :mod:`servicelens.compute`."""
     from servicelens import compute
 
     be = compute.current()
     fitted = be.map(
         _fit_queue,
-        [(y, choices[q]) for q, y in series.items()],
+        [
+            (y, choices[q], bt[q][choices[q]].get("windows", []) if choices[q] in bt.get(q, {}) else None)
+            for q, y in series.items()
+        ],
         batch=be.auto_batch(len(series)),
         shared={"booster": booster},
         progress="forecast refit",
         keys=list(series),
         unit="queues",
     )
-    for model in fitted:
+    for model, _ in fitted:
         if isinstance(model, LGBMModel):
             model.booster = booster
     return dict(zip(series, fitted, strict=True))
@@ -464,15 +472,15 @@ def train(
         q: force or (min(sc, key=lambda c: sc[c]["wape"]) if (sc := bt.get(q, {})) else "slot_mean")
         for q in series
     }
-    fitted = _fit_chosen(series, choices, booster)  # as compute tasks (servicelens.compute)
+    fitted = _fit_chosen(series, choices, booster, bt)  # as compute tasks (servicelens.compute)
     for queue, y in series.items():
         scores = bt.get(queue, {})
         choice = choices[queue]
         hol = _holidays(y)
-        models[queue] = fitted[queue]
+        models[queue] = fitted[queue][0]
         if choice in scores:
             calib[queue] = Calibration.fit(scores[choice]["y"], scores[choice]["f"])
-            intraday[queue] = IntradayUpdate.fit(scores[choice].get("windows", []))
+            intraday[queue] = fitted[queue][1]
         else:
             calib[queue] = Calibration()
         idx = pd.DatetimeIndex(y.index)
