@@ -53,7 +53,7 @@ def _coverage_figure(cov: pd.DataFrame) -> Any:
     # each shaded band: an invisible floor at min(required, scheduled), filled up to the upper line
     for upper, colour, name in (
         (req, "rgba(198,40,40,0.35)", "under"),
-        (sch, "rgba(31,119,180,0.25)", "over"),
+        (sch, "rgba(31,119,180,0.45)", "over"),
     ):
         fig.add_trace(go.Scatter(x=x, y=low, line=step, hoverinfo="skip", showlegend=False))
         fig.add_trace(
@@ -75,8 +75,12 @@ def _starts_figure(starts: pd.DataFrame) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    times = pd.Series(pd.to_datetime(starts["start"]).unique()).sort_values()
+    gap = times.diff().dropna()
+    # bars on a time axis are 1 ms wide unless told: make each as wide as 80% of the start step
+    width = 0.8 * (gap.min() if len(gap) else pd.Timedelta(minutes=30)).total_seconds() * 1000
     for template, grp in starts.groupby("template", sort=True):
-        fig.add_trace(go.Bar(x=grp["start"], y=grp["headcount"], name=str(template)))
+        fig.add_trace(go.Bar(x=grp["start"], y=grp["headcount"], name=str(template), width=width))
     fig.update_layout(
         title="Headcount by shift start",
         barmode="stack",
