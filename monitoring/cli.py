@@ -411,7 +411,7 @@ def intraday_command(
         return
     for r in latest.to_dict("records"):
         state = (
-            "ALERT" if r["queue"] in alerted else f"held ({held[r['queue']]})" if r["queue"] in held else "ok"
+            "ALERT" if r["queue"] in alerted else f"held: {held[r['queue']]}" if r["queue"] in held else "ok"
         )
         typer.echo(
             f"{r['queue']:<16} {r['interval_start']:%Y-%m-%d %H:%M}  actual {r['calls']:.0f} vs forecast "
