@@ -95,13 +95,42 @@ def read_actuals(
     queue_col: str | None = "queue",
     default_queue: str | None = None,
 ) -> pd.DataFrame:
-    """Actual volumes as ``queue, interval_start, actual`` (column names guessed if not given)."""
-    df = pd.read_csv(path)
+    """Actual volumes as ``queue, interval_start, actual`` (column names guessed if not given).
+
+    Raises ValueError naming the file, and the column and line of the first bad value, for an
+    empty or unreadable file, missing columns, no rows, a volume that is not a number or a time
+    that is not a time (pandas' own messages name neither file nor line)."""
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"{path}: empty file (no header, no rows)") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({exc})") from exc
     tcol = time_col or next((c for c in _TIME_COLS if c in df.columns), None)
     vcol = value_col or next((c for c in _VALUE_COLS if c in df.columns), None)
-    if tcol is None or vcol is None:
-        raise ValueError(f"cannot find time/value columns in {list(df.columns)}; pass --time-col/--value-col")
-    out = pd.DataFrame({"interval_start": _naive_utc(df[tcol]), "actual": pd.to_numeric(df[vcol])})
+    named = [c for c in (time_col, value_col) if c is not None and c not in df.columns]
+    if tcol is None or vcol is None or named:
+        raise ValueError(
+            f"{path}: cannot find the time/value columns (the file has {', '.join(map(str, df.columns))}); "
+            "pass --time-col/--value-col"
+        )
+    if df.empty:
+        raise ValueError(f"{path}: has a header but no rows")
+    values = pd.to_numeric(df[vcol], errors="coerce")
+    bad = values.isna() | ~np.isfinite(values.fillna(0))
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise ValueError(f"{path}: line {row + 2}, column {vcol}: {df[vcol].iloc[row]!r} is not a number")
+    try:
+        times = _naive_utc(df[tcol])
+    except (ValueError, TypeError) as exc:
+        times = pd.to_datetime(df[tcol], errors="coerce", utc=True)
+        if not times.isna().any():
+            raise ValueError(f"{path}: column {tcol}: cannot read the times ({exc})") from exc
+    if times.isna().any():
+        row = int(times.isna().to_numpy().nonzero()[0][0])
+        raise ValueError(f"{path}: line {row + 2}, column {tcol}: {df[tcol].iloc[row]!r} is not a time")
+    out = pd.DataFrame({"interval_start": times, "actual": values})
     if queue_col and queue_col in df.columns:
         out["queue"] = df[queue_col].astype(str)
     else:

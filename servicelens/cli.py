@@ -18,13 +18,16 @@ the table below without importing a command module, so it answers in well under 
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from difflib import get_close_matches
 from typing import Any
 
 import typer
-from typer._click.exceptions import UsageError
+from typer._click.exceptions import BadParameter, ClickException, UsageError
+from typer._click.globals import get_current_context
 from typer.core import TyperCommand, TyperGroup
+from typer.exceptions import Exit
 
 from servicelens.tasks import TASKS, get_task, resolve
 
@@ -136,14 +139,26 @@ def _alias_group(command: str, help: str) -> LazyGroup:
     return group
 
 
+#: ``ctx.meta`` key of the root ``--debug`` flag (``meta`` is shared by every sub-context)
+DEBUG_KEY = "servicelens.debug"
+
+
 def _log_level_callback(
     log_level: str = typer.Option(
         None,
         "--log-level",
         help="DEBUG, INFO, WARNING or ERROR: ours and the libraries' (default: SERVICELENS_LOG_LEVEL).",
     ),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help="On an error, print the traceback behind its one-line message (for bug reports).",
+    ),
 ) -> None:
     """ServiceLens: ML decision support for customer-service operations."""
+    ctx = get_current_context(silent=True)  # None when called directly (tests)
+    if ctx is not None:
+        ctx.meta[DEBUG_KEY] = debug is True
     # logging is set here, before any command imports mlflow, spaCy or transformers: some of the
     # switches that quieten them are read when they are imported (servicelens.logging_setup)
     from servicelens.logging_setup import configure_logging
@@ -184,11 +199,45 @@ _COMMANDS: list[tuple[str, str, str, bool]] = [
 ]
 
 
+class _OneLineError(ClickException):
+    """A usage error (bad option value, missing option, unknown command) as the one ``error:`` line
+    every other bad input gives, instead of typer's boxed usage panel; keeps its exit code (2)."""
+
+    def __init__(self, exc: ClickException) -> None:
+        anonymous = isinstance(exc, BadParameter) and exc.param is None and exc.param_hint is None
+        # a command's own BadParameter already names its option: no "Invalid value: " before it
+        super().__init__(exc.message if anonymous else exc.format_message())
+        self.exit_code = exc.exit_code
+        ctx = getattr(exc, "ctx", None)
+        self.hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+
+    def show(self, file: Any = None) -> None:
+        typer.echo(f"error: {self.message}{self.hint}", err=True)
+
+
+def _show_traceback(exc: BaseException) -> None:
+    """``--debug``: the exception behind a handled error (what its one line summarised), or, for an
+    error found by a check rather than raised, where the command stopped."""
+    cause = exc.__cause__ or exc.__context__
+    shown = cause if cause is not None else exc
+    typer.echo("--debug: traceback behind the error above:", err=True)
+    typer.echo(
+        "".join(traceback.format_exception(type(shown), shown, shown.__traceback__)).rstrip(), err=True
+    )
+
+
 class RootGroup(LazyGroup):
-    """``servicelens``: a group per task of the registry, the other groups, the contract aliases."""
+    """``servicelens``: a group per task of the registry, the other groups, the contract aliases.
+
+    Every failure ends in one line on stderr: usage errors as ``error: ...`` with exit code 2 (not
+    typer's boxed panel), handled bad input as its command prints it (exit 2), and an unexpected
+    exception as ``error: internal error ...`` (exit 1). ``servicelens --debug ...`` adds the
+    traceback behind any of them.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.rich_markup_mode = None  # errors are shown by _OneLineError.show, not a rich panel
         for spec in TASKS:
             self.add_lazy(spec.cli_name, spec.help, _task_group(spec.name))
         for name, help_text, target, hidden in _COMMANDS:
@@ -203,6 +252,37 @@ class RootGroup(LazyGroup):
             "= servicelens TASK evaluate (contract alias).",
             lambda: _alias_group("evaluate", "Fit on --train, score --test (--json: one line)."),
         )
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except _OneLineError:
+            raise
+        except ClickException as exc:  # a bad root option
+            raise _OneLineError(exc) from exc
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _OneLineError:
+            raise
+        except ClickException as exc:
+            if ctx.meta.get(DEBUG_KEY):
+                _show_traceback(exc)
+            raise _OneLineError(exc) from exc
+        except Exit as exc:
+            if exc.exit_code and ctx.meta.get(DEBUG_KEY):
+                _show_traceback(exc)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on --debug
+            if ctx.meta.get(DEBUG_KEY):
+                raise
+            typer.echo(
+                f"error: internal error: {type(exc).__name__}: {exc} "
+                "(run again with servicelens --debug ... for the traceback, and report it)",
+                err=True,
+            )
+            raise Exit(1) from exc
 
 
 def build_app() -> typer.Typer:

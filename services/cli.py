@@ -16,15 +16,23 @@ def _parse_ports(ports: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in ports:
         name, sep, port = item.partition("=")
-        if not sep or not port.isdigit():
-            raise typer.BadParameter(f"expected NAME=PORT, got {item!r}", param_hint="--port")
+        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise typer.BadParameter(
+                f"expected NAME=PORT with PORT 1-65535, got {item!r}", param_hint="--port"
+            )
         out[name] = int(port)
     return out
 
 
 def _serve(names: list[str] | None, ports: list[str], host: str = "127.0.0.1") -> None:
+    from servicelens.tasks import services
     from services.runner import start_services
 
+    known = sorted(svc.name for svc in services())
+    unknown = sorted(set(names or []) - set(known))
+    if unknown:  # bad input (exit 2), before anything starts
+        typer.echo(f"error: unknown service(s) {unknown}; choose from {known}", err=True)
+        raise typer.Exit(2)
     try:
         group = start_services(names, _parse_ports(ports), host=host)
     except (ValueError, RuntimeError, TimeoutError) as exc:
@@ -62,7 +70,9 @@ def serve_all(
 @app.command("one")
 def serve_one(
     name: str = typer.Argument(..., help="Service name: forecast, tagging, churn, intervention, governance."),
-    port: int = typer.Option(0, "--port", help="Port (default: the service's standard port)."),
+    port: int = typer.Option(
+        0, "--port", min=0, max=65535, help="Port (default: the service's standard port)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address (0.0.0.0 inside containers)."),
 ) -> None:
     """Start one service and wait."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -58,15 +59,9 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
 ) -> None:
     """Train, audit, register and gate the agent-scoring model (optionally mitigated)."""
-    from training.agent_scoring import load_agents, train_and_register
+    from training.agent_scoring import train_and_register
 
-    frame = None
-    if data is not None:
-        try:
-            frame = load_agents(data)
-        except (OSError, ValueError) as exc:
-            typer.echo(f"error: --input {exc}", err=True)
-            raise typer.Exit(2) from exc
+    frame = _load(data, "--input") if data is not None else None
     bias = _bias(bias_attribute, bias_group, strength, via, proxy)
     result = train_and_register(
         frame,
@@ -105,6 +100,26 @@ def train(
         typer.echo(f"report ({name}): {path}")
 
 
+def _load(path: Path, option: str) -> Any:
+    """``training.agent_scoring.load_agents(path)``, or exit 2 with one line naming the option and
+    the file (pandas' own messages, e.g. for an empty file, name neither)."""
+    import pandas as pd
+
+    from training.agent_scoring import load_agents
+
+    try:
+        return load_agents(path)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            problem = "no such file"
+        elif isinstance(exc, pd.errors.EmptyDataError):
+            problem = "empty file (no header, no rows)"
+        else:
+            problem = str(exc).removeprefix(f"{path}: ").removeprefix(f"{path} ")
+        typer.echo(f"error: {option} {path}: {problem}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def _fmt(x: object) -> str:
     return f"{x:.4f}" if isinstance(x, float) else str(x)
 
@@ -118,13 +133,9 @@ def evaluate(
     """Fit on TRAIN, score TEST: ROC AUC, accuracy, Brier vs a CSAT-only baseline."""
     import time
 
-    from training.agent_scoring import evaluate_baselines, fit_base, load_agents, score
+    from training.agent_scoring import evaluate_baselines, fit_base, score
 
-    try:
-        train_df, test_df = load_agents(train), load_agents(test)
-    except (OSError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    train_df, test_df = _load(train, "--train"), _load(test, "--test")
     t0 = time.perf_counter()
     model = fit_base(train_df, seed)
     fit_s = time.perf_counter() - t0

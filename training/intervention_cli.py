@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -37,22 +38,11 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
 ) -> None:
     """Train the abandonment model behind callback offers, register it and promote it."""
-    from features.calls import read_call_log
     from training.intervention import train_and_register
 
     default = _SHARED / "israel_bank_calls" / "anonymous_bank_calls_feb1999.csv.gz"
     path = data or (default if default.exists() else None)
-    raw = None
-    if path is not None:
-        try:
-            raw = read_call_log(str(path))
-        except (OSError, ValueError) as exc:
-            typer.echo(f"error: --input {path}: not a readable CSV ({exc})", err=True)
-            raise typer.Exit(2) from exc
-        missing = sorted({"call_date", "vru_entry", "q_start", "q_exit", "outcome"} - set(raw.columns))
-        if missing:
-            typer.echo(f"error: --input {path}: missing columns {missing}", err=True)
-            raise typer.Exit(2)
+    raw = _read_calls(path, "--input") if path is not None else None
     result = train_and_register(
         raw, seed=seed, target_precision=target_precision or None, promote=promote, approver=approver
     )
@@ -61,6 +51,40 @@ def train(
     else:
         typer.echo(json.dumps(result.details, indent=2, default=str))
         typer.echo(result.summary())
+
+
+_CALL_COLUMNS = ("call_date", "vru_entry", "q_start", "q_exit", "outcome")
+
+
+def _read_calls(path: Path, option: str) -> Any:
+    """A per-call log (``features.calls.read_call_log``) with the columns the model reads and
+    readable call dates, or exit 2 with one line naming the option, file, column and line."""
+    import pandas as pd
+
+    from features.calls import read_call_log
+
+    def fail(problem: str) -> typer.Exit:
+        typer.echo(f"error: {option} {path}: {problem}", err=True)
+        return typer.Exit(2)
+
+    if not Path(path).is_file():
+        raise fail("no such file")
+    try:
+        raw = read_call_log(str(path))
+    except pd.errors.EmptyDataError as exc:
+        raise fail("empty file (no header, no rows)") from exc
+    except (OSError, ValueError) as exc:
+        raise fail(f"not a readable CSV ({exc})") from exc
+    missing = sorted(set(_CALL_COLUMNS) - set(raw.columns))
+    if missing:
+        raise fail(f"missing columns {missing}")
+    if raw.empty:
+        raise fail("has a header but no rows")
+    dates = pd.to_datetime(raw["call_date"], errors="coerce")
+    if dates.isna().any():
+        row = int(dates.isna().to_numpy().nonzero()[0][0])
+        raise fail(f"line {row + 2}, column call_date: {raw['call_date'].iloc[row]!r} is not a date")
+    return raw
 
 
 def evaluate(
@@ -72,10 +96,16 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Last line: one JSON object (contract)."),
 ) -> None:
     """Fit on TRAIN, score later TEST calls: ROC-AUC, precision, recall vs queue-length / wait rules."""
-    from features.calls import read_call_log
+    import pandas as pd
+
     from training.intervention import evaluate as evaluate_model
 
-    report = evaluate_model(read_call_log(str(train)), read_call_log(str(test)), seed=seed)
+    train_raw, test_raw = _read_calls(train, "--train"), _read_calls(test, "--test")
+    last = pd.to_datetime(train_raw["call_date"]).max()
+    if not (pd.to_datetime(test_raw["call_date"]) > last).any():
+        typer.echo(f"error: --test {test}: no calls after --train's last day ({last:%Y-%m-%d})", err=True)
+        raise typer.Exit(2)
+    report = evaluate_model(train_raw, test_raw, seed=seed)
     if as_json:
         typer.echo(contract_line(report))
         return

@@ -49,18 +49,25 @@ def _step_data(state: DemoState) -> None:
         state.data["contacts"] = state.data["contacts"].assign(queue="bank")
 
 
+#: the staged public sets ``--data-dir`` must hold (contacts, customers, calls), as in ../shared/data
+REAL_FILES = (
+    "bank_call_volume/bank_calls_5min.csv",
+    "telco_churn/telco_churn.csv",
+    "israel_bank_calls/anonymous_bank_calls_feb1999.csv.gz",
+)
+
+
 def _real_data(real: Path, seed: int) -> dict[str, pd.DataFrame]:
     """The staged public sets laid out like ``../shared/data``; tickets and agents stay simulated
     (no public set has tickets with all three heads, or agents with known bias)."""
     from servicelens.simulator.agents import simulate_agents
     from servicelens.simulator.tickets import simulate_tickets
 
+    contacts, customers, calls = (real / name for name in REAL_FILES)
     return {
-        "contacts": pd.read_csv(
-            real / "bank_call_volume" / "bank_calls_5min.csv", parse_dates=["interval_start"]
-        ),
-        "customers": pd.read_csv(real / "telco_churn" / "telco_churn.csv"),
-        "calls": pd.read_csv(real / "israel_bank_calls" / "anonymous_bank_calls_feb1999.csv.gz", dtype=str),
+        "contacts": pd.read_csv(contacts, parse_dates=["interval_start"]),
+        "customers": pd.read_csv(customers),
+        "calls": pd.read_csv(calls, dtype=str),
         "tickets": simulate_tickets(1500, seed=seed),
         "agents": simulate_agents(3000, seed=seed),
     }
@@ -178,6 +185,11 @@ def demo_command(
     """Run the whole suite end to end and write .servicelens/reports/index.html."""
     if data_dir is not None and not data_dir.is_dir():
         raise typer.BadParameter(f"{data_dir} is not a folder", param_hint="--data-dir")
+    missing = [name for name in REAL_FILES if data_dir is not None and not (data_dir / name).is_file()]
+    if missing:  # found now, not minutes later when the data step reads them
+        raise typer.BadParameter(
+            f"{data_dir} lacks {', '.join(missing)} (lay it out like ../shared/data)", param_hint="--data-dir"
+        )
     state = run_demo(data_dir, seed, days, serve)
     typer.echo("")
     from model_registry import version_info
