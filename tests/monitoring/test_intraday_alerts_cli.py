@@ -36,7 +36,7 @@ def _home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
         cut = sim["interval_start"].min().normalize() + pd.Timedelta(days=TRAIN_DAYS)
         train = sim[sim["interval_start"] < cut][["queue", "interval_start", "calls"]]
         version = train_and_register(
-            train, candidates=("slot_mean", "profile"), reason="intraday cli"
+            train, candidates=("slot_mean",), reason="intraday cli"
         ).version
         rest = sim[sim["interval_start"] >= cut]
         day = rest[rest["interval_start"].dt.normalize() == rest["interval_start"].dt.normalize().min()]
@@ -96,6 +96,11 @@ def test_dry_run_rules_file_and_staffed(registered, _home, tmp_path: Path) -> No
     )
     assert short.exit_code == 0 and "ALERT" in short.output and "dry run" in short.output
     assert not (_home[0].home_dir / "alerts.jsonl").exists()
+    whole = _csv(day, tmp_path / "whole.csv", "23:59")
+    replay = CliRunner().invoke(app, ["intraday", "--actuals", str(whole), "--replay", "--dry-run"])
+    assert replay.exit_code == 0 and "2 alert(s) (dry run" in replay.output  # 10:15, then a shift later
+    args = ["intraday", "--actuals", str(whole), "--replay", "--dry-run", "--cooldown-minutes", "720"]
+    assert "1 alert(s) (dry run" in CliRunner().invoke(app, args).output
     (_home[0].home_dir / "alert_rules.yaml").write_text("intraday:\n  min_shortfall: 0.99\n")
     relaxed = CliRunner().invoke(
         app, ["intraday", "--actuals", str(acts), "--staffed", str(staffed), "--dry-run"]
