@@ -44,8 +44,19 @@ def main() -> None:
     parser.add_argument("--holdout-weeks", type=int, default=4)
     parser.add_argument("--at", default="11:00", help="Intraday cut time HH:MM of the target.")
     parser.add_argument("--also-at", default="09:00,14:00,17:00", help="Other cut times shown (no target).")
+    parser.add_argument(
+        "--end", default=None, help="Truncate the series here first (an earlier check period, YYYY-MM-DD)."
+    )
+    parser.add_argument(
+        "--previous",
+        default="",
+        help="Also fit with only these candidates in the same run (e.g. the candidates before the day-level "
+        "work: slot_mean,seasonal_naive,profile,mstl,lgbm) and print its row.",
+    )
     args = parser.parse_args()
     counts = load_counts(DATA)
+    if args.end:
+        counts = counts[counts["interval_start"] < pd.Timestamp(args.end) + pd.Timedelta(days=1)]
     end = counts["interval_start"].max().normalize()
     cut = end - pd.Timedelta(days=7 * args.holdout_weeks - 3)  # the Monday starting the last N weeks
     cut = cut - pd.Timedelta(days=cut.dayofweek)
@@ -67,6 +78,13 @@ def main() -> None:
         if name == "start_of_day":
             continue
         print(f"{name:<26}" + "".join(f"{metrics.get(k, float('nan')):>13.4f}" for k in keys))
+    if args.previous:
+        before = evaluate(train, counts, tuple(args.previous.split(",")))
+        print(
+            f"{'servicelens, previous':<26}"
+            + "".join(f"{before['model'].get(k, float('nan')):>13.4f}" for k in keys)
+            + f"   ({', '.join(before['chosen'].values())} from {args.previous})"
+        )
     print(f"{'poisson noise floor':<26}{report['reference']['poisson_floor_wape']:>13.4f}")
     for key, (op, target) in TARGETS.items():
         value = report["model"][key]
