@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from typer._click.exceptions import ClickException  # the click the servicelens CLI runs on
+
 __all__ = [
     "Backend",
     "ComputeError",
@@ -59,8 +61,15 @@ _CONNECT_TIMEOUT_S = 10
 _PROGRESS_EVERY_S = 5.0
 
 
-class ComputeError(RuntimeError):
-    """The compute backend could not run the job: bad setting, unreachable scheduler, lost workers."""
+class ComputeError(ClickException, RuntimeError):
+    """The compute backend could not run the job: bad setting, unreachable scheduler, lost workers.
+
+    A ``ClickException`` so that the ``servicelens`` CLI prints it as its one ``error:`` line (exit 2:
+    a setting to fix, not a bug to report) instead of an internal error; a ``RuntimeError`` for
+    library callers.
+    """
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from servicelens.settings import Settings
 from servicelens.simulator.calls import simulate_calls
 from servicelens.simulator.contacts import simulate_contacts
 from servicelens.tasks import TASKS
-from tests.cli._errors import invoke
+from tests.cli._errors import error_line, invoke
 
 
 def _json_echoes(module_name: str) -> list[tuple[str, str]]:
@@ -74,6 +74,12 @@ def test_forecast_and_staffing_evaluate_json_name_the_backend(
     assert res.exit_code == 0, res.output
     line = json.loads(res.output.strip().splitlines()[-1])
     assert line["compute"] == "in-process" and line["task"] == "forecast"
+    monkeypatch.setenv("SERVICELENS_DASK_SCHEDULER", "tcp//typo:8786")  # a setting to fix: one line, exit 2
+    res = invoke(
+        "evaluate", "forecast", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")
+    )
+    error_line(res, "SERVICELENS_DASK_SCHEDULER='tcp//typo:8786'", "tcp://host:port")
+    monkeypatch.delenv("SERVICELENS_DASK_SCHEDULER")
 
     calls = simulate_calls(days=3, seed=4)
     calls[calls["date"] != calls["date"].max()].to_csv(tmp_path / "calls_train.csv", index=False)
