@@ -31,8 +31,10 @@ abandonment exceeds its target by more than 5 points.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -489,6 +491,19 @@ def _load(source: Any, label: str) -> pd.DataFrame:
     return calls
 
 
+@contextlib.contextmanager
+def _quiet_solver() -> Iterator[None]:
+    """The solver logs every solve at INFO; the back-test solves dozens of weeks, so its lines are
+    held to WARNING while it runs (restored afterwards)."""
+    solver_log = logging.getLogger("features.scheduling")
+    level = solver_log.level
+    solver_log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        solver_log.setLevel(level)
+
+
 def evaluate(train_source: Any, test_source: Any, time_limit: float = SOLVER_SECONDS) -> dict[str, Any]:
     """The ``evaluate schedule`` contract (module docstring): plan TEST's dates after TRAIN from
     TRAIN alone, week by week, and score it against what the bank staffed."""
@@ -497,35 +512,40 @@ def evaluate(train_source: Any, test_source: Any, time_limit: float = SOLVER_SEC
     train_stats = hourly_stats(train_calls)
     if train_stats.empty:
         raise ValueError("TRAIN has no hour the queueing model can be fitted on")
-    params = _presence_params(train_stats)
-    model = fit_plan_model(train_calls, params)
-    chosen = choose_target(train_calls, train_stats, params)
+    # TEST is read before any fitting so that a TEST without later dates fails at once
+    test_calls = _load(test_source, "TEST")
+    last = train_calls["date"].max()
+    test_calls = test_calls[test_calls["date"] > last]
+    if test_calls.empty:
+        raise ValueError(f"TEST has no calls dated after TRAIN's last date {last:%Y-%m-%d}")
+    test_stats = hourly_stats(test_calls)
+    if test_stats.empty:
+        raise ValueError(f"TEST has no hour after TRAIN's last date {last:%Y-%m-%d} the model can score")
+    with _quiet_solver():
+        params = _presence_params(train_stats)
+        model = fit_plan_model(train_calls, params)
+        chosen = choose_target(train_calls, train_stats, params)
     target = chosen["target"]
     fit_s = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    test_calls = _load(test_source, "TEST")
-    test_calls = test_calls[test_calls["date"] > train_calls["date"].max()]
-    if test_calls.empty:
-        raise ValueError("TEST has no calls dated after TRAIN's last date")
-    test_stats = hourly_stats(test_calls)
-    if test_stats.empty:
-        raise ValueError("TEST has no hours after TRAIN's last date")
     dates = sorted(pd.to_datetime(test_calls["date"].unique()))
     coverage_parts, requirement_parts, statuses = [], [], []
-    for week in _weeks(dates):
-        req = hourly_requirement(model, week, target)
-        result = schedule_week(req, model, time_limit)
-        requirement_parts.append(req)
-        coverage_parts.append(result.coverage)
-        statuses.append(result.summary)
+    with _quiet_solver():
+        for week in _weeks(dates):
+            req = hourly_requirement(model, week, target)
+            result = schedule_week(req, model, time_limit)
+            requirement_parts.append(req)
+            coverage_parts.append(result.coverage)
+            statuses.append(result.summary)
     requirement = pd.concat(requirement_parts, ignore_index=True)
     coverage = pd.concat(coverage_parts, ignore_index=True)
     scored = score_plan(model, coverage, test_stats, target)
     hourly_only = score_plan(model, requirement, test_stats, target)
     actual_hours = _actual_hours(test_calls)
     foresight = _foresight(model, test_stats, scored["abandon_actual"])
-    at_bank_hours = _plan_at_hours(model, dates, test_stats, actual_hours, time_limit)
+    with _quiet_solver():
+        at_bank_hours = _plan_at_hours(model, dates, test_stats, actual_hours, time_limit)
     predict_s = time.perf_counter() - t1
     metrics = {
         "agent_hours_plan": scored["agent_hours_plan"],
