@@ -24,8 +24,10 @@ Methods, all bundled by the same cooldown (one alert per queue and window):
 
 Delay is in intervals after 10:00 (0 = the 10:00 interval's own actuals raised it); "within two
 intervals" means delay <= 1 ("within 30 min": with an interval that ended by 10:30). For the
-absence, an alert before 10:00 whose window reaches 10:00 is an early warning (negative delay). Run: ``.venv/bin/python benchmarks/intraday_alerts.py [--seed N]``
-(the defaults were tuned on seed 7; report another seed).
+absence, an alert before 10:00 whose window reaches 10:00 is an early warning (negative delay).
+
+Run: ``.venv/bin/python benchmarks/intraday_alerts.py [--seed N]`` (the rules' defaults were tuned
+on seed 7; report another seed; the real series was never used for tuning).
 """
 
 from __future__ import annotations
