@@ -273,6 +273,30 @@ def test_console_plans_downloads_and_refuses_without_key(console: Console) -> No
             col = header.index("agents A")
             assert [int(r[col]) for r in rows] == [i["erlang_a_agents"] for i in queue["intervals"]]
 
+    # shifts for the forecast tab's inputs, then a roster of named agents for them
+    for name in ("schedule", "roster"):
+        tab = _css(console, f"#tabs [data-tab='{name}']")[0]
+        assert tab.is_displayed() == (f"/{name}" in paths), name
+    if "/schedule" in paths:
+        _css(console, "#tabs [data-tab='schedule']")[0].click()
+        _set(console, "schedule-form", "time_limit_s", "2")
+        _by_id(console, "run-schedule").click()
+        shifts = _wait(console, lambda: _table(console, "table.shifts"), message="the shifts table")
+        assert len(shifts) > 1 and shifts[0][:2] == ["day", "shift"], shifts[:2]
+        solved = driver.execute_script("return state.schedule")
+        per_day = _table(console, "table.schedule-days")[1:]
+        assert abs(sum(float(h.replace(",", "")) for _, h in per_day) - solved["paid_hours"]) < 0.5
+        assert solved["model_version"] and _css(console, "#schedule-out .chart .main-svg")
+        console.shot("5_shifts")
+    if "/roster" in paths and "/schedule" in paths:
+        _css(console, "#tabs [data-tab='roster']")[0].click()
+        for name, value in (("n_full", "8"), ("n_part", "8"), ("time_limit_s", "2")):
+            _set(console, "roster-form", name, value)
+        _by_id(console, "run-roster").click()
+        agents = _wait(console, lambda: _table(console, "table.roster-agents"), message="the roster")
+        assert len(agents) == 1 + 16 and agents[1][0] == "FT01", agents[:2]
+        console.shot("6_roster")
+
     # offline: everything the page loaded came from the service itself
     loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert loaded and all(u.startswith(console.url) for u in loaded), loaded
@@ -286,7 +310,7 @@ def test_console_plans_downloads_and_refuses_without_key(console: Console) -> No
         console, lambda: _by_id(console, "login").is_displayed() and _by_id(console, "login-error").text
     )
     assert "401" in prompt and "missing X-API-Key header" in prompt, prompt
-    console.shot("5_401")
+    console.shot("7_401")
 
 
 def test_docs_render_offline(console: Console) -> None:
@@ -298,4 +322,4 @@ def test_docs_render_offline(console: Console) -> None:
     assert "/forecast/plan" in text and "/staffing" in text
     loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert loaded and all(u.startswith(console.url) for u in loaded), loaded
-    console.shot("6_docs")
+    console.shot("8_docs")

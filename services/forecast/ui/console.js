@@ -429,5 +429,117 @@ $("csv-intraday").addEventListener("click", () => {
   downloadCsv("intraday.csv", keys, rows);
 });
 
+// ---------------------------------------------------------------- shifts (POST /schedule)
+$("schedule-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = $("schedule-form").elements;
+  let body;
+  try {
+    const { store_snapshot: _, ...forecast } = planBody();
+    body = {
+      forecast: { ...forecast, staffing_model: f.staffing_model.value },
+      part_time_share: optional(f.part_time_share.value, 0.01),
+      hard_coverage: f.hard_coverage.checked,
+      time_limit_s: Number(f.time_limit_s.value),
+    };
+  } catch (err) { status(`${err.message} (set on the Forecast & staffing tab)`, true); return; }
+  $("run-schedule").disabled = true;
+  status(`solving shifts (up to ${body.time_limit_s} s)…`);
+  try {
+    state.schedule = await api("POST", "/schedule", body);
+    renderSchedule(body);
+    $("csv-schedule").disabled = false;
+    status(`model v${state.schedule.model_version}: ${state.schedule.status}, ${state.schedule.shifts.length} shift rows`);
+  } catch (err) { failed(err); } finally { $("run-schedule").disabled = false; }
+});
+function renderSchedule(body) {
+  const r = state.schedule;
+  const minutes = r.grid_minutes;
+  const open = r.coverage.filter((c) => c.open);
+  const parts = [`<p>Queues ${body.forecast.queues.map(esc).join(", ")}, agents by ${body.forecast.staffing_model === "erlang_a" ? "Erlang A" : "Erlang C"}; solver ${esc(r.status)} in ${num(r.solve_seconds)} s (gap ${pct(r.gap)}).</p>`,
+    `<div class="kpis"><span class="kpi">shifts <b>${r.headcount}</b></span>
+      <span class="kpi">paid hours <b>${num(r.paid_hours)}</b></span>
+      <span class="kpi">part-time share <b>${pct(r.part_time_share)}</b></span>
+      <span class="kpi">agent-intervals short <b>${num(r.under_agent_intervals, 0)}</b>, over ${num(r.over_agent_intervals, 0)}</span></div>`,
+    `<div class="chart" id="schedule-chart"></div>`, "<h4>Paid hours per day</h4>",
+    table(["day", "paid hours"], Object.entries(r.paid_hours_per_day).map(([d, h]) => [esc(d), num(h)]), 'class="schedule-days"'),
+    `<details open><summary>Shifts (${r.shifts.length} rows)</summary>`,
+    table(["day", "shift", "start", "end", "agents", "paid hours each", "class"], r.shifts.map((x) =>
+      [esc(x.day), esc(x.template), wall(x.start).slice(11), wall(x.end).slice(11), x.headcount, num(x.paid_hours), esc(x.contract_class)]), 'class="shifts"'),
+    "</details>"];
+  $("schedule-out").innerHTML = parts.join("\n");
+  const staffed = open.map((c) => ({ ...c, working: c.scheduled - c.on_break }));
+  chart($("schedule-chart"), "requirement and shifts",
+    [line(staffed, "required", minutes, { name: "agents required", line: { color: "#d62728", width: 1.5 } }, true),
+      line(staffed, "working", minutes, { name: "agents working (on shift, not on break)", line: { color: "#2e7d32", width: 1.5 } }, true)],
+    [line(staffed, "under", minutes, { name: "short", line: { color: "#c62828", width: 1 } }, true),
+      line(staffed, "over", minutes, { name: "over", line: { color: "#888", width: 1 } }, true)]);
+}
+$("csv-schedule").addEventListener("click", () => {
+  const keys = Object.keys(state.schedule.shifts[0] || {});
+  downloadCsv("shifts.csv", keys, state.schedule.shifts.map((x) => keys.map((k) => x[k])));
+});
+
+// ---------------------------------------------------------------- roster (POST /roster)
+$("roster-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = $("roster-form").elements;
+  if (!state.schedule || !state.schedule.shifts.length) { status("solve shifts on the Shifts tab first", true); return; }
+  let agents;
+  try {
+    const text = await fileText(f.agents_file);
+    if (text) {
+      agents = parseCsv(text, "agents", ["name"], []).map((a) => ({
+        name: a.name,
+        contract_class: a.contract_class || null,
+        contracted_hours: a.contracted_hours === undefined ? null : Number(a.contracted_hours),
+      }));
+    } else {
+      const make = (n, cls, prefix) => Array.from({ length: n }, (_, i) => ({ name: `${prefix}${String(i + 1).padStart(2, "0")}`, contract_class: cls }));
+      agents = [...make(Number(f.n_full.value), "full_time", "FT"), ...make(Number(f.n_part.value), "part_time", "PT")];
+    }
+    if (!agents.length) throw new Error("agents: upload a CSV or give a number of agents");
+  } catch (err) { status(err.message, true); return; }
+  const body = {
+    shifts: state.schedule.shifts.map(({ template, start, end, headcount, paid_hours, contract_class }) => ({ template, start, end, headcount, paid_hours, contract_class })),
+    agents,
+    max_working_days: Number(f.max_working_days.value),
+    consecutive_days_off: Number(f.consecutive_days_off.value),
+    min_rest_hours: Number(f.min_rest_hours.value),
+    time_limit_s: Number(f.time_limit_s.value),
+  };
+  $("run-roster").disabled = true;
+  status(`building the roster (up to ${body.time_limit_s} s)…`);
+  try {
+    state.roster = await api("POST", "/roster", body);
+    renderRoster();
+    $("csv-roster").disabled = false;
+    status(`roster ${state.roster.status}: ${state.roster.shifts_assigned} shifts assigned, ${state.roster.shifts_unassigned} unassigned`);
+  } catch (err) { failed(err); } finally { $("run-roster").disabled = false; }
+});
+function renderRoster() {
+  const r = state.roster;
+  const fair = r.fairness || {};
+  const parts = [`<div class="kpis"><span class="kpi">week of <b>${esc(r.week_start)}</b></span>
+      <span class="kpi">shifts assigned <b>${r.shifts_assigned}</b>, unassigned ${r.shifts_unassigned}</span>
+      <span class="kpi">weekend shifts per agent ${num(fair.weekend_shifts_min, 0)}–${num(fair.weekend_shifts_max, 0)}</span>
+      <span class="kpi">rule breaches <b>${r.violations.length}</b></span></div>`];
+  if (r.violations.length) parts.push(`<ul class="error">${r.violations.map((v) => `<li>${esc(v)}</li>`).join("")}</ul>`);
+  if (r.shifts_unassigned) {
+    parts.push("<h4>Shifts nobody could take (hire, or relax the rules)</h4>",
+      table(["shift", "start", "end", "count"], r.unassigned.map((u) => [esc(u.template), esc(u.start).replace("T", " ").slice(0, 16), esc(u.end).replace("T", " ").slice(0, 16), u.count])));
+  }
+  parts.push("<h4>Agents</h4>", table(["agent", "days worked", "paid hours", "weekend shifts", "days off", "contracted hours"],
+    r.agents.map((a) => [esc(a.agent), a.days_worked, num(a.paid_hours), a.weekend_shifts, esc(a.days_off), num(a.contracted_hours)]), 'class="roster-agents"'));
+  parts.push(`<details><summary>Assignments (${r.assignments.length})</summary>`,
+    table(["agent", "day", "shift", "start", "end", "paid hours"], r.assignments.map((a) =>
+      [esc(a.agent), esc(a.day), esc(a.template), esc(a.start).replace("T", " ").slice(0, 16), esc(a.end).replace("T", " ").slice(0, 16), num(a.paid_hours)]), 'class="roster"'), "</details>");
+  $("roster-out").innerHTML = parts.join("\n");
+}
+$("csv-roster").addEventListener("click", () => {
+  const keys = Object.keys(state.roster.assignments[0] || {});
+  downloadCsv("roster.csv", keys, state.roster.assignments.map((a) => keys.map((k) => a[k])));
+});
+
 // ---------------------------------------------------------------- start
 if (sessionStorage.getItem(KEY)) enter().catch(failed); else showLogin();
