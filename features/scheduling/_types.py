@@ -216,7 +216,7 @@ class ScheduleOptions(_Model):
     )
     seed: int = 0
     num_workers: int = Field(1, ge=1, le=64, description="1 is fastest here; more use interleaved search")
-    relative_gap: float = Field(0.001, ge=0, le=1, description="stop once the proven gap is below this")
+    relative_gap: float = Field(0.0, ge=0, le=1, description="stop once the proven gap is below this")
 
     @field_validator("opening_hours", mode="before")
     @classmethod

@@ -52,7 +52,11 @@ def _recount(result, index: pd.DatetimeIndex) -> np.ndarray:
     return counts
 
 
-def test_coverage_equals_scheduled_shifts_minus_breaks_and_hard_coverage_holds() -> None:
+@pytest.mark.parametrize("max_patterns", [256, 1])  # explicit placement patterns / aggregated break counts
+def test_coverage_equals_scheduled_shifts_minus_breaks_and_hard_coverage_holds(
+    max_patterns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("features.scheduling._shifts._MAX_PATTERNS", max_patterns)
     req = _requirement()
     res = solve_schedule(req, _templates(), hard_coverage=True, **FAST)
     assert req.index.name is None  # the caller's series is left alone
