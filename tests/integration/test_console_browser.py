@@ -96,7 +96,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         settings = Settings()
         settings.ensure_dirs()
         write_keys(home / "api_keys.yaml", keys)
-        contacts = simulate_contacts(29, ["billing", "chat"], seed=7)
+        contacts = simulate_contacts(15, ["billing", "chat"], seed=7)
         today = contacts["interval_start"].max().normalize()
         train_and_register(contacts[contacts["interval_start"] < today], candidates=("slot_mean",))
         morning = contacts[contacts["interval_start"] >= today].groupby("queue").head(16)
@@ -279,7 +279,7 @@ def test_console_plans_downloads_and_refuses_without_key(console: Console) -> No
         assert tab.is_displayed() == (f"/{name}" in paths), name
     if "/schedule" in paths:
         _css(console, "#tabs [data-tab='schedule']")[0].click()
-        _set(console, "schedule-form", "time_limit_s", "2")
+        _set(console, "schedule-form", "time_limit_s", "1")
         _by_id(console, "run-schedule").click()
         shifts = _wait(console, lambda: _table(console, "table.shifts"), message="the shifts table")
         assert len(shifts) > 1 and shifts[0][:2] == ["day", "shift"], shifts[:2]
@@ -290,7 +290,12 @@ def test_console_plans_downloads_and_refuses_without_key(console: Console) -> No
         console.shot("5_shifts")
     if "/roster" in paths and "/schedule" in paths:
         _css(console, "#tabs [data-tab='roster']")[0].click()
-        for name, value in (("n_full", "8"), ("n_part", "8"), ("time_limit_s", "2")):
+        suggested = [
+            int(_css(console, f"#roster-form [name='{n}']")[0].get_attribute("value"))
+            for n in ("n_full", "n_part")
+        ]
+        assert sum(suggested) > 0, suggested  # the agents the shifts need
+        for name, value in (("n_full", "8"), ("n_part", "8"), ("time_limit_s", "1")):
             _set(console, "roster-form", name, value)
         _by_id(console, "run-roster").click()
         agents = _wait(console, lambda: _table(console, "table.roster-agents"), message="the roster")

@@ -198,7 +198,7 @@ function band(rows, minutes, name = "80% band") {
   return { x, y, name, fill: "toself", fillcolor: "rgba(31,119,180,0.18)", line: { width: 0 }, hoverinfo: "skip" };
 }
 // contacts on top, agents below, one time axis (twin axes read as one tangle of lines)
-function chart(el, title, top, bottom) {
+function chart(el, title, top, bottom, titles = ["contacts per interval", "agents"]) {
   if (typeof Plotly === "undefined") { el.textContent = "chart unavailable (plotly.min.js did not load)"; return; }
   const zone = state.timezone ? `local time, ${state.timezone}` : "as given";
   const layout = {
@@ -208,8 +208,8 @@ function chart(el, title, top, bottom) {
     hovermode: "x unified",
     legend: { orientation: "h", y: 1.1, x: 1, xanchor: "right" },
     xaxis: { anchor: "y2", title: { text: `interval start (${zone})` } },
-    yaxis: { domain: [0.42, 1], title: { text: "contacts per interval" }, rangemode: "tozero" },
-    yaxis2: { domain: [0, 0.34], title: { text: "agents" }, rangemode: "tozero" },
+    yaxis: { domain: [0.42, 1], title: { text: titles[0] }, rangemode: "tozero" },
+    yaxis2: { domain: [0, 0.34], title: { text: titles[1] }, rangemode: "tozero" },
   };
   Plotly.newPlot(el, [...top, ...bottom.map((t) => ({ ...t, yaxis: "y2" }))], layout, { displaylogo: false, responsive: true });
 }
@@ -454,10 +454,12 @@ $("schedule-form").addEventListener("submit", async (ev) => {
 });
 function renderSchedule(body) {
   const r = state.schedule;
-  const minutes = r.grid_minutes;
   const open = r.coverage.filter((c) => c.open);
+  // the coverage rows' own spacing (the solver's grid may be finer than the rows it reports)
+  const gaps = open.slice(1).map((c, i) => (Date.parse(c.interval_start) - Date.parse(open[i].interval_start)) / 60000);
+  const minutes = gaps.length ? Math.min(...gaps.filter((g) => g > 0)) : r.grid_minutes;
   const parts = [`<p>Queues ${body.forecast.queues.map(esc).join(", ")}, agents by ${body.forecast.staffing_model === "erlang_a" ? "Erlang A" : "Erlang C"}; solver ${esc(r.status)} in ${num(r.solve_seconds)} s (gap ${pct(r.gap)}).</p>`,
-    `<div class="kpis"><span class="kpi">shifts <b>${r.headcount}</b></span>
+    `<div class="kpis"><span class="kpi">agent shifts <b>${r.headcount}</b></span>
       <span class="kpi">paid hours <b>${num(r.paid_hours)}</b></span>
       <span class="kpi">part-time share <b>${pct(r.part_time_share)}</b></span>
       <span class="kpi">agent-intervals short <b>${num(r.under_agent_intervals, 0)}</b>, over ${num(r.over_agent_intervals, 0)}</span></div>`,
@@ -468,12 +470,23 @@ function renderSchedule(body) {
       [esc(x.day), esc(x.template), wall(x.start).slice(11), wall(x.end).slice(11), x.headcount, num(x.paid_hours), esc(x.contract_class)]), 'class="shifts"'),
     "</details>"];
   $("schedule-out").innerHTML = parts.join("\n");
+  // the roster tab starts from the agents these shifts need: the busiest day's shifts per class,
+  // or the week's shifts over the working days one agent may work, whichever is more
+  const rf = $("roster-form").elements;
+  for (const [cls, field] of [["full_time", rf.n_full], ["part_time", rf.n_part]]) {
+    const perDay = {};
+    for (const x of r.shifts.filter((x) => x.contract_class === cls)) perDay[x.day] = (perDay[x.day] || 0) + x.headcount;
+    const counts = Object.values(perDay);
+    const total = counts.reduce((a, b) => a + b, 0);
+    field.value = Math.max(0, ...counts, Math.ceil(total / Number(rf.max_working_days.value || 5)));
+  }
   const staffed = open.map((c) => ({ ...c, working: c.scheduled - c.on_break }));
   chart($("schedule-chart"), "requirement and shifts",
     [line(staffed, "required", minutes, { name: "agents required", line: { color: "#d62728", width: 1.5 } }, true),
       line(staffed, "working", minutes, { name: "agents working (on shift, not on break)", line: { color: "#2e7d32", width: 1.5 } }, true)],
     [line(staffed, "under", minutes, { name: "short", line: { color: "#c62828", width: 1 } }, true),
-      line(staffed, "over", minutes, { name: "over", line: { color: "#888", width: 1 } }, true)]);
+      line(staffed, "over", minutes, { name: "over", line: { color: "#888", width: 1 } }, true)],
+    ["agents", "agents short / over"]);
 }
 $("csv-schedule").addEventListener("click", () => {
   const keys = Object.keys(state.schedule.shifts[0] || {});
@@ -501,7 +514,10 @@ $("roster-form").addEventListener("submit", async (ev) => {
     if (!agents.length) throw new Error("agents: upload a CSV or give a number of agents");
   } catch (err) { status(err.message, true); return; }
   const body = {
-    shifts: state.schedule.shifts.map(({ template, start, end, headcount, paid_hours, contract_class }) => ({ template, start, end, headcount, paid_hours, contract_class })),
+    // shifts on the queues' wall clock (no UTC offset): a roster's days, rest hours and weekends
+    // are local, and the answer then reads in the same local time as every other tab
+    shifts: state.schedule.shifts.map(({ template, start, end, headcount, paid_hours, contract_class }) =>
+      ({ template, start: start.slice(0, 19), end: end.slice(0, 19), headcount, paid_hours, contract_class })),
     agents,
     max_working_days: Number(f.max_working_days.value),
     consecutive_days_off: Number(f.consecutive_days_off.value),
