@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from features.scheduling import (
     Agent,
@@ -55,9 +56,23 @@ MAX_DAYS = 31
 MAX_INTERVALS = 31 * 96  # a month of 15-minute intervals
 MAX_TEMPLATES = 100
 MAX_CANDIDATES = 60_000  # template x day x start: model building stays ~seconds
+MAX_SLOTS = 12_000  # fine grid slots (a week of minutes; a month of 5-minute slots)
+MAX_COVERAGE_TERMS = 1_000_000  # (candidate shift, fine slot) pairs the covering model holds
 MAX_SOLVER_SECONDS = 15.0
 MAX_AGENTS = 500
 MAX_SHIFT_ROWS = 20_000
+
+_EARLIEST, _LATEST = dt.datetime(1970, 1, 1), dt.datetime(2200, 1, 1)
+
+
+def _in_range(value: dt.datetime) -> dt.datetime:
+    """Times a schedule can hold (pandas' nanosecond clock ends in 2262)."""
+    if not _EARLIEST <= value.replace(tzinfo=None) <= _LATEST:
+        raise ValueError(f"must lie between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d}")
+    return value
+
+
+Time = Annotated[dt.datetime, AfterValidator(_in_range)]
 
 #: Shifts used when a request names none: starts every 30 minutes wherever the whole shift is open.
 #: An 8.5-hour full-time day with a 30-minute unpaid lunch 3-5 hours in, a 6-hour part-time shift
@@ -93,9 +108,9 @@ DEFAULT_TEMPLATES: tuple[ShiftTemplate, ...] = (
 
 
 class RequirementRow(BaseModel):
-    interval_start: dt.datetime
+    interval_start: Time
     agents: float = Field(
-        ge=0, le=1e6, description="Agents required in the interval (fractions are rounded up)."
+        ge=0, le=10_000, description="Agents required in the interval (fractions are rounded up)."
     )
 
 
@@ -105,7 +120,7 @@ class ScheduleForecast(BaseModel):
     queues: list[str] = Field(min_length=1, max_length=50)
     horizon: int = Field(96 * 7, gt=0, le=MAX_INTERVALS, description="Open intervals to forecast.")
     interval_minutes: int = Field(15, gt=0, le=1440)
-    start: dt.datetime | None = Field(None, description="First interval (default: after the training data).")
+    start: Time | None = Field(None, description="First interval (default: after the training data).")
     special_days: dict[dt.date, Annotated[float, Field(gt=0, le=10)]] = Field(
         default_factory=dict, max_length=366
     )
@@ -202,8 +217,8 @@ class RosterShift(BaseModel):
     """A staffed shift (a row of ``POST /schedule``'s ``shifts``)."""
 
     template: str = Field(min_length=1, max_length=80)
-    start: dt.datetime
-    end: dt.datetime
+    start: Time
+    end: Time
     headcount: int = Field(ge=0, le=10_000)
     paid_hours: float = Field(ge=0, le=24)
     contract_class: Literal["full_time", "part_time"] | None = None
@@ -334,20 +349,44 @@ def _weights(body: ScheduleRequest, series: Any) -> tuple[float, ...] | None:
     return tuple(float(w) for w in weights)
 
 
-def _check_work(series: Any, templates: list[ShiftTemplate]) -> None:
-    """Refuse inputs whose model alone would take long to build, before building it."""
+def _check_work(series: Any, templates: list[ShiftTemplate], options: ScheduleOptions) -> None:
+    """Refuse inputs whose model alone would take long to build, before building it: too many
+    intervals or days, too many candidate shifts, or too many (shift, fine slot) coverage terms (the
+    solver's grid step is the gcd of every time given, so a 7-minute template makes it 1 minute)."""
     if len(series) > MAX_INTERVALS:
         raise ClientError("requirement", f"{len(series):,} intervals; at most {MAX_INTERVALS:,} per request")
     idx = series.index
     days = (idx[-1].normalize() - idx[0].normalize()).days + 1
     if days > MAX_DAYS:
         raise ClientError("requirement", f"spans {days} days; at most {MAX_DAYS} per request")
-    per_day = sum((t.latest_start - t.earliest_start) // t.start_step_minutes + 1 for t in templates)
-    if per_day * days > MAX_CANDIDATES:
+    starts = [(t.latest_start - t.earliest_start) // t.start_step_minutes + 1 for t in templates]
+    if sum(starts) * days > MAX_CANDIDATES:
         raise ClientError(
             "templates",
-            f"{per_day * days:,} candidate shifts (template x day x start); at most {MAX_CANDIDATES:,}: "
+            f"{sum(starts) * days:,} candidate shifts (template x day x start); at most {MAX_CANDIDATES:,}: "
             "use fewer templates, narrower start windows or a larger start_step_minutes",
+        )
+    minutes = [int((idx[1] - idx[0]).total_seconds() // 60) if len(idx) > 1 else 60]
+    for t in templates:
+        minutes += [t.earliest_start, t.start_step_minutes, t.length_minutes]
+        minutes += [v for b in t.breaks for v in (b.length_minutes, b.earliest_offset, b.latest_offset)]
+    for span in (options.opening_hours or {}).values():
+        minutes += list(span or ())
+    step = math.gcd(*minutes) or 1
+    slots = len(idx) * (minutes[0] // step)
+    if slots > MAX_SLOTS:
+        field = "templates" if step < minutes[0] else "requirement"
+        raise ClientError(
+            field,
+            f"{slots:,} {step}-minute slots on the solver's grid (the gcd of the interval and every template "
+            f"time); at most {MAX_SLOTS:,}: use times on whole quarter hours or fewer days",
+        )
+    terms = days * sum(n * (t.length_minutes // step) for n, t in zip(starts, templates, strict=True))
+    if terms > MAX_COVERAGE_TERMS:
+        raise ClientError(
+            "templates",
+            f"{terms:,} shift x {step}-minute slot terms; at most {MAX_COVERAGE_TERMS:,}: use times on a "
+            "coarser step (whole quarter hours), fewer templates or fewer days",
         )
 
 
@@ -357,8 +396,8 @@ def solve_request(body: ScheduleRequest, forecaster: Any | None = None) -> tuple
 
     series = requirement_series(body, forecaster)
     templates = list(body.templates or DEFAULT_TEMPLATES)
-    _check_work(series, templates)
     options = _options(body)
+    _check_work(series, templates, options)
     weights = _weights(body, series)
     if weights is not None:
         options = options.model_copy(update={"weights": weights})

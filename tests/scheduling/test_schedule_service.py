@@ -120,6 +120,14 @@ _BREAK_OUT = {
         ({"requirement": _day(_NEED), "weighting": "service_level"}, "weighting"),
         ({"forecast": {"queues": ["nope"]}}, "forecast.queues"),
         ({"requirement": _day(_NEED * 70), "templates": _TEMPLATES}, "requirement"),
+        # a 1-minute grid (481-minute shifts) over a month of 15-minute intervals: refused before building
+        (
+            {"requirement": _day([1] * 2976, "2025-03-01 00:00", 15),
+             "templates": [{**_TEMPLATES[0], "length_minutes": 481, "earliest_start": "00:00",
+                            "latest_start": "23:00", "breaks": []}]},
+            "templates",
+        ),
+        ({"requirement": [{"interval_start": "2300-01-01T00:00:00", "agents": 1}] * 2}, "requirement.0.interval_start"),
     ],
 )  # fmt: skip
 def test_bad_schedule_input_names_the_field(served, body: dict, field: str) -> None:
