@@ -232,6 +232,7 @@ function renderPlan() {
   for (const q of plan.queues) {
     const info = summary.queues[q.queue];
     parts.push(`<h3>${esc(q.queue)}</h3>`);
+    if (!info || !q.intervals.length) { parts.push("<p>No open interval in this horizon.</p>"); continue; }
     parts.push(`<div class="kpis">
       <span class="kpi">forecast <b>${num(info.forecast_total, 0)}</b> contacts</span>
       <span class="kpi">peak <b>${esc(info.peak_interval)}</b> (${num(info.peak_forecast)})</span>
@@ -257,7 +258,7 @@ function renderPlan() {
     parts.push("</details>");
   }
   out.innerHTML = parts.join("\n");
-  for (const q of plan.queues) planChart($(`chart-${slug(q.queue)}`), q.queue, q.intervals, minutes);
+  for (const q of plan.queues) if (q.intervals.length) planChart($(`chart-${slug(q.queue)}`), q.queue, q.intervals, minutes);
 }
 
 $("plan-form").addEventListener("submit", async (ev) => {
