@@ -15,7 +15,8 @@ open days replayed as they came (no surge is known there, so every alert counts 
 the same days with extra arrivals of size x what actually came injected from 10:00.
 
 Methods, all bundled by the same cooldown (one alert per queue and window):
-- ``dynamic``: the monitor (band-scored CUSUM + Erlang A SL-shortfall gate);
+- ``dynamic``: the monitor (CUSUM of scores against the day's running level + Erlang A SL gate);
+- ``dyn. band``: the same with plain band scores (``level_aware=False``; the first version);
 - ``fixed x1.2``: the naive rule, alert when an interval's actual > forecast x 1.2;
 - ``fixed x2.0``: the same rule with the ratio raised until its false-alert rate matched the
   monitor's on the development seed (7): the fair comparison at equal flood;
@@ -35,7 +36,9 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,17 +130,32 @@ def _event_stats(
     }
 
 
-METHODS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
-    "dynamic": lambda a: a,
-    "fixed x1.2": lambda a: fixed_ratio_alarms(a, 1.2),
-    "fixed x2.0": lambda a: fixed_ratio_alarms(a, 2.0),
-    "band": lambda a: a.assign(risk=a["calls"] > a["hi"], priority=(a["calls"] - a["hi"]).clip(lower=0)),
+#: method -> (which assessment: the monitor's rules or the band-score ablation, what flags risk)
+METHODS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]] = {
+    "dynamic": ("level", lambda a: a),
+    "dyn. band": ("band", lambda a: a),
+    "fixed x1.2": ("level", lambda a: fixed_ratio_alarms(a, 1.2)),
+    "fixed x2.0": ("level", lambda a: fixed_ratio_alarms(a, 2.0)),
+    "band": (
+        "level",
+        lambda a: a.assign(risk=a["calls"] > a["hi"], priority=(a["calls"] - a["hi"]).clip(lower=0)),
+    ),
 }
 
 
+def _assess_both(
+    fc: Any, actuals: pd.DataFrame, staffed: pd.DataFrame | None, rules: IntradayRules
+) -> dict[str, pd.DataFrame]:
+    """The monitor's assessment and the same with plain band scores (``level_aware=False``)."""
+    return {
+        "level": assess(fc, actuals, staffed, rules),
+        "band": assess(fc, actuals, staffed, replace(rules, level_aware=False)),
+    }
+
+
 def _tables(
-    base: pd.DataFrame,
-    framed: dict[str, pd.DataFrame],
+    base: dict[str, pd.DataFrame],
+    framed: dict[str, dict[str, pd.DataFrame]],
     queue_days: pd.DataFrame,
     minutes: int,
     rules: IntradayRules,
@@ -149,8 +167,8 @@ def _tables(
         f"{'method':<12} {'alerts/queue-day':>17} {'queue-days w/ alert':>20} {'queue-days >1':>14} "
         f"{'max/queue-day':>14} {'raw flagged intervals/queue-day':>32}"
     )
-    for name, how in METHODS.items():
-        flagged = how(base)
+    for name, (which, how) in METHODS.items():
+        flagged = how(base[which])
         st = _normal_stats(_alerts(flagged, rules), n_qd)
         raw = flagged["risk"].sum() / n_qd
         print(
@@ -164,8 +182,10 @@ def _tables(
         f"{'missed':>7} {'false before 10:00/queue-day':>29}"
     )
     for scen, frame in framed.items():
-        for name, how in METHODS.items():
-            st = _event_stats(_alerts(how(frame), rules), queue_days, minutes, scen.startswith("absence"))
+        for name, (which, how) in METHODS.items():
+            st = _event_stats(
+                _alerts(how(frame[which]), rules), queue_days, minutes, scen.startswith("absence")
+            )
             print(
                 f"{scen:<16} {name:<12} {st['within_2']:>9.2f} {st['within_30min']:>14.2f} "
                 f"{st['median_delay']:>13.1f} "
@@ -174,13 +194,16 @@ def _tables(
     print()
     print("dynamic, per queue (normal alerts/queue-day; within-2 share at each event):")
     queues = sorted(queue_days["queue"].unique())
-    per_q = _alerts(base, rules).groupby("queue").size().reindex(queues).fillna(0)
+    per_q = _alerts(base["level"], rules).groupby("queue").size().reindex(queues).fillna(0)
     for q in queues:
         qd = queue_days[queue_days["queue"] == q]
         parts = []
         for scen, frame in framed.items():
             st = _event_stats(
-                _alerts(frame[frame["queue"] == q], rules), qd, minutes, scen.startswith("absence")
+                _alerts(frame["level"][frame["level"]["queue"] == q], rules),
+                qd,
+                minutes,
+                scen.startswith("absence"),
             )
             parts.append(f"{scen} {st['within_2']:.2f}")
         print(f"  {q:<13} {per_q[q] / len(qd):.3f}  " + "  ".join(parts))
@@ -194,15 +217,15 @@ def _simulated(args: argparse.Namespace, rules: IntradayRules) -> None:
     cols = ["queue", "interval_start", "calls"]
     queue_days = test[["queue"]].assign(day=test["interval_start"].dt.normalize()).drop_duplicates()
     t1 = time.perf_counter()
-    base = assess(fc, test[cols], None, rules)
-    t_assess = time.perf_counter() - t1
+    base = _assess_both(fc, test[cols], None, rules)
+    t_assess = (time.perf_counter() - t1) / 2
     sizes = [float(x) for x in args.surges.split(",")]
     framed = {
-        f"surge +{s:.0%}": assess(fc, _surge(test, s, args.seed + i)[cols], None, rules)
+        f"surge +{s:.0%}": _assess_both(fc, _surge(test, s, args.seed + i)[cols], None, rules)
         for i, s in enumerate(sizes)
     }
     staffed = _staffing_drop(fc, test, args.absence, rules)
-    framed[f"absence -{args.absence:.0%}"] = assess(fc, test[cols], staffed, rules)
+    framed[f"absence -{args.absence:.0%}"] = _assess_both(fc, test[cols], staffed, rules)
     print(f"# simulated, seed {args.seed}: {queue_days['queue'].nunique()} queues x {args.days} open days")
     chosen = ", ".join(f"{q}={s['chosen']}" for q, s in summary.items())
     print(f"# models: {chosen}; rules: {rules}")
@@ -210,7 +233,7 @@ def _simulated(args: argparse.Namespace, rules: IntradayRules) -> None:
     _tables(base, framed, queue_days, fc.interval_minutes, rules)
     print()
     print(
-        f"seconds: train {t_train:.1f}, assess one scenario ({len(base)} interval rows) {t_assess:.2f}, "
+        f"seconds: train {t_train:.1f}, assess one scenario ({len(base['level'])} interval rows) {t_assess:.2f}, "
         f"total {time.perf_counter() - t0:.1f} (2 shared cores, other sessions running)"
     )
 
@@ -228,10 +251,10 @@ def _bank(path: Path, args: argparse.Namespace, rules: IntradayRules) -> None:
     test = counts[counts["interval_start"] >= cut]
     cols = ["queue", "interval_start", "calls"]
     queue_days = test[["queue"]].assign(day=test["interval_start"].dt.normalize()).drop_duplicates()
-    base = assess(fc, test[cols], None, rules)
+    base = _assess_both(fc, test[cols], None, rules)
     sizes = [float(x) for x in args.surges.split(",")]
     framed = {
-        f"surge +{s:.0%}": assess(fc, _surge(test, s, args.seed + i, "calls")[cols], None, rules)
+        f"surge +{s:.0%}": _assess_both(fc, _surge(test, s, args.seed + i, "calls")[cols], None, rules)
         for i, s in enumerate(sizes)
     }
     chosen = ", ".join(f"{q}={s['chosen']}" for q, s in summary.items())

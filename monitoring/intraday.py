@@ -91,6 +91,8 @@ class IntradayRules:
     min_priority: float = 3.0
     cooldown_minutes: float = 480.0
     escalation: float = 2.0
+    #: score against the day's own running level (needs the band's level-error share k)
+    level_aware: bool = True
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None, **overrides: Any) -> IntradayRules:
@@ -103,7 +105,8 @@ class IntradayRules:
             raise IntradayInputError(
                 f"alert_rules.yaml intraday: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
-        rules = cls(**{k: (int(v) if k == "lookahead" else float(v)) for k, v in merged.items()})
+        kinds = {"lookahead": int, "level_aware": lambda v: str(v).lower() in ("1", "true", "yes", "1.0")}
+        rules = cls(**{k: kinds.get(k, float)(v) for k, v in merged.items()})
         if not 0 < rules.sl_target < 1 or rules.lookahead < 1 or rules.threshold <= 0:
             raise IntradayInputError("intraday rules: need 0 < sl_target < 1, lookahead >= 1, threshold > 0")
         return rules
@@ -153,19 +156,37 @@ def _expected(
     )
 
 
-def _scores(frame: pd.DataFrame, rules: IntradayRules) -> pd.DataFrame:
-    """Band standard scores, the CUSUM, where its run began and the shrunken ratio of that run."""
+def _scores(frame: pd.DataFrame, rules: IntradayRules, k: float | None = None) -> pd.DataFrame:
+    """Standard scores, the CUSUM, where its run began and the shrunken ratio of that run.
+
+    With the band's level-error share ``k`` (``var = f + k f^2``) and ``rules.level_aware``, each
+    interval is scored against the day's own level so far (the observed/forecast ratio shrunk
+    with weight ``k F / (1 + k F)`` after ``F`` forecast contacts) with the level uncertainty that
+    remains, so a day that simply runs a few per cent high does not pile up evidence and a surge
+    on a day that runs low is seen in full. Otherwise (or without ``k``) the score is the band's.
+    """
     y = frame["calls"].to_numpy(float)
     f = frame["forecast"].to_numpy(float)
     sd = np.maximum((frame["hi"].to_numpy(float) - f) / _Z80, 1.0)
     z = np.clip((y - f) / sd, -rules.z_cap, rules.z_cap)
+    level_aware = rules.level_aware and k is not None
     n = len(frame)
     cusum, ratio, start = np.zeros(n), np.ones(n), np.zeros(n, dtype=int)
-    s, run_y, run_f, begin = 0.0, 0.0, 0.0, 0
+    s, run_y, run_f, begin, day_y, day_f = 0.0, 0.0, 0.0, 0, 0.0, 0.0
     for i in range(n):
         if np.isnan(y[i]):  # not arrived yet: the run holds, nothing is added
             cusum[i], start[i], ratio[i] = s, begin, ratio[i - 1] if i else 1.0
             continue
+        if level_aware:
+            seen = k * day_f
+            level = 1 + (day_y / day_f - 1) * seen / (1 + seen) if day_f > 0 else 1.0
+            e = f[i] * level
+            z[i] = np.clip(
+                (y[i] - e) / max(np.sqrt(max(e, 0.0) + k / (1 + seen) * e * e), 1.0),
+                -rules.z_cap,
+                rules.z_cap,
+            )
+            day_y, day_f = day_y + y[i], day_f + f[i]
         if s <= 0:
             run_y, run_f, begin = 0.0, 0.0, i
         s = max(0.0, s + z[i] - rules.slack)
@@ -243,7 +264,9 @@ def assess(
     parts = []
     for (queue, day), act in actuals.groupby(["queue", actuals["interval_start"].dt.normalize()]):
         staff = staffed[staffed["queue"] == queue] if staffed is not None else None
-        frame = _scores(_day_frame(forecaster, str(queue), day, act, staff), rules)
+        calibration = getattr(forecaster, "calibration", {}).get(str(queue))
+        k = float(calibration.k) if calibration is not None else None
+        frame = _scores(_day_frame(forecaster, str(queue), day, act, staff), rules, k)
         risk = _window_risk(frame, rules, interval_seconds)
         parts.append(frame.loc[risk.index].join(risk).assign(queue=str(queue)))
     if not parts:
