@@ -207,19 +207,23 @@ def solve(
     typer.echo(f"wrote {files['html']}, {files['csv']}, {files['json']} and {files['shifts']}")
 
 
+def _reports_dir() -> Path:
+    """``settings.reports_dir`` (created): where reports go without ``--out``."""
+    from servicelens.settings import get_settings
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    return Path(settings.reports_dir)
+
+
 def _write_schedule(result: Any, version: str | None, out: Path | None) -> dict[str, Path]:
     """The HTML/CSV/JSON report and the shifts CSV (the roster command's ``--shifts``)."""
     import pandas as pd
 
-    from servicelens.settings import get_settings
     from servicelens.stores.retention import escape_csv_frame
     from services.forecast.schedule_report import write_schedule_report
 
-    folder = out
-    if folder is None:
-        settings = get_settings()
-        settings.ensure_dirs()
-        folder = Path(settings.reports_dir)
+    folder = out or _reports_dir()
     coverage = result.coverage.reset_index()
     shifts = result.shifts
     starts = shifts.groupby(["template", "start"], as_index=False)["headcount"].sum()
@@ -253,7 +257,9 @@ def roster(
     min_rest_hours: float = typer.Option(11.0, "--min-rest-hours", help="Rest between two shifts (h)."),
     same_start: bool = typer.Option(False, "--same-start", help="Same start time all week per agent."),
     time_limit: float = typer.Option(10.0, "--time-limit", help="CP-SAT seconds (at most 15)."),
-    out: Path = typer.Option(None, "--out", help="Folder for roster.csv and roster.json."),
+    out: Path = typer.Option(
+        None, "--out", help="Folder for roster.csv and roster.json (default: settings.reports_dir)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Last line: the summary as one JSON object."),
 ) -> None:
     """Give the week's shifts to named agents under the roster rules (violations and fairness reported)."""
@@ -297,9 +303,10 @@ def roster(
         raise _fail(_field_line(exc, _option_of(field, given))) from exc
     except ClientError as exc:
         raise _fail(_field_line(exc, _option_of(exc.field, given))) from exc
-    folder = out or Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
     from servicelens.stores.retention import escape_csv_frame
+
+    folder = out or _reports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
 
     lines = pd.DataFrame(resp.rotation if resp.rotation is not None else resp.assignments)
     csv_path, json_path = folder / "roster.csv", folder / "roster.json"
