@@ -190,3 +190,29 @@ def test_files_and_rules_are_checked_with_one_clear_line(tmp_path: Path) -> None
     with pytest.raises(IntradayInputError, match="unknown key"):
         IntradayRules.from_mapping({"treshold": 3})
     assert IntradayRules.from_mapping({"threshold": 3}, cooldown_minutes=30).cooldown_minutes == 30
+
+
+def test_a_surge_on_a_day_running_low_is_seen_against_the_days_own_level(world) -> None:
+    """A day at 80% of forecast with +50% from 10:00 is only ~20% over the forecast: scored against
+    the day's running level it is a surge from the first interval on."""
+    fc, test = world
+    rng = np.random.default_rng(8)
+    low = []
+    for k in range(3):
+        day = _day(test, k)
+        low.append(day.assign(calls=rng.binomial(day["calls"], 0.8), expected=0.8 * day["expected"]))
+    acts = pd.concat([_surge(d, 0.5, seed=k) for k, d in enumerate(low)])
+    firsts = {}
+    for level_aware in (True, False):
+        rules = IntradayRules(level_aware=level_aware)
+        alerts, _ = decide(assess(fc, acts, None, rules), {}, rules, as_of_only=False)
+        ten = alerts["interval_start"].dt.normalize() + pd.Timedelta(hours=10)
+        delay = (
+            ((alerts["interval_start"] - ten) / pd.Timedelta(minutes=15))
+            .groupby([alerts["queue"], ten])
+            .min()
+        )
+        firsts[level_aware] = delay.reindex(pd.MultiIndex.from_product([QUEUES, ten.unique()]))
+    level, band = firsts[True], firsts[False].fillna(99)
+    assert level.between(0, 3).all() and (level <= 1).sum() >= 3, level  # of 6 queue-days; none before 10:00
+    assert level.sum() < band.sum() and (level <= band.reindex(level.index)).all(), firsts
