@@ -8,6 +8,11 @@ Here every interval is measured in the units of its own band: the registered for
 ``z = (actual - forecast) / ((hi - forecast) / 1.2816)`` is a standard score whatever the time
 of day. A one-sided CUSUM (``S = max(0, S + min(z, z_cap) - slack)``) turns a run of them into
 volume evidence: one outlier cannot cross the threshold, a sustained surge does in two intervals.
+By default (``level_aware``) the score is taken against the day's own running level (the
+observed/forecast ratio so far, shrunk with the band's level-error share ``k``) plus the level
+uncertainty that remains, because the band's level error is shared by every interval of a day:
+summed as if independent, a day running a few per cent high would pile up evidence, and a surge
+on a day running low would hide under the forecast.
 
 Volume alone is not the alert. When the evidence holds, the rest of the window is projected at
 the observed/forecast ratio of the run (shrunk towards 1 by the volume seen), and Erlang A
