@@ -35,9 +35,7 @@ def _home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
         sim = simulate_contacts(TRAIN_DAYS + 5, ["billing"], seed=21)
         cut = sim["interval_start"].min().normalize() + pd.Timedelta(days=TRAIN_DAYS)
         train = sim[sim["interval_start"] < cut][["queue", "interval_start", "calls"]]
-        version = train_and_register(
-            train, candidates=("slot_mean",), reason="intraday cli"
-        ).version
+        version = train_and_register(train, candidates=("slot_mean",), reason="intraday cli").version
         rest = sim[sim["interval_start"] >= cut]
         day = rest[rest["interval_start"].dt.normalize() == rest["interval_start"].dt.normalize().min()]
         after = (day["interval_start"].dt.hour >= 10).to_numpy()
