@@ -311,6 +311,8 @@ class Backend:
         # one scatter per shared input, broadcast: every worker holds one copy for all its tasks
         remote = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
         tag = f"{(tracker.label or 'map').replace(' ', '-')}-{uuid.uuid4().hex[:8]}"
+        # each batch travels inside its task, not scattered: a scattered batch lives on one worker
+        # and is lost with it ("cluster lost scattered data"), so its task could not be rerun
         futures = [
             client.submit(_run_chunk_kw, fn, chunk, key=f"{tag}-{i}", pure=False, **remote)
             for i, chunk in enumerate(chunks)

@@ -286,6 +286,9 @@ def _train_lgbm_dask(
     )
     with warnings.catch_warnings():  # "n_jobs will be ignored": the worker's threads are used
         warnings.filterwarnings("ignore", message="Parameter .* will be ignored", category=UserWarning)
+        # the rows travel inside the graph (about 11 MB per 100 queues): kept there on purpose, so
+        # that a lost worker's task can be rerun elsewhere (scattered data would be lost with it)
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
         model.fit(dd.from_pandas(x, npartitions=1), dd.from_pandas(pd.Series(target), npartitions=1))
     return model.to_local().booster_
 
