@@ -141,29 +141,34 @@ def check_intraday(forecaster: Any, body: IntradayRequest) -> list[str]:
     return queues
 
 
+def _times(values: list[dt.datetime], field: str) -> Any:
+    """Request times as one DatetimeIndex: all naive (the model's wall clock) or all with an offset."""
+    import pandas as pd
+
+    aware = {v.tzinfo is not None for v in values}
+    if len(aware) > 1:
+        raise ClientError(field, "mixes times with and without a UTC offset")
+    return pd.DatetimeIndex(pd.to_datetime(values, utc=aware == {True}))
+
+
 def _frames(forecaster: Any, body: IntradayRequest) -> tuple[Any, dict[str, Any]]:
+    """The request's actuals as a DataFrame and the scheduled agents as one Series per queue."""
     import pandas as pd
 
     actuals = pd.DataFrame(
         {
             "queue": [_queue_of(r, forecaster, "actuals") for r in body.actuals],
-            "interval_start": [pd.Timestamp(r.interval_start) for r in body.actuals],
+            "interval_start": _times([r.interval_start for r in body.actuals], "actuals"),
             "calls": [r.calls for r in body.actuals],
         }
     )
-    if actuals["interval_start"].map(lambda t: t.tzinfo is not None).nunique() > 1:
-        raise ClientError("actuals", "mixes times with and without a UTC offset")
-    actuals["interval_start"] = pd.to_datetime(
-        actuals["interval_start"], utc=actuals["interval_start"].map(lambda t: t.tzinfo is not None).any()
-    )
-    scheduled: dict[str, Any] = {}
-    for row in body.scheduled:
-        q = _queue_of(row, forecaster, "scheduled")
-        scheduled.setdefault(q, []).append((pd.Timestamp(row.interval_start), row.agents))
     series = {}
-    for q, pairs in scheduled.items():
-        idx = pd.to_datetime([t for t, _ in pairs], utc=any(t.tzinfo is not None for t, _ in pairs))
-        series[q] = pd.Series([a for _, a in pairs], index=idx, dtype=float)
+    if body.scheduled:
+        queues = [_queue_of(r, forecaster, "scheduled") for r in body.scheduled]
+        idx = _times([r.interval_start for r in body.scheduled], "scheduled")
+        agents = pd.Series([r.agents for r in body.scheduled], index=idx, dtype=float)
+        for q in dict.fromkeys(queues):
+            series[q] = agents[[x == q for x in queues]]
     return actuals, series
 
 

@@ -192,6 +192,16 @@ def test_intraday_endpoint(served) -> None:
         ({**body, "interval_minutes": 7}, "interval_minutes"),
         ({**body, "actuals": [{**body["actuals"][0], "calls": -1}]}, "actuals"),
         ({**body, "scheduled": [{**body["scheduled"][0], "queue": "email"}]}, "scheduled.0.queue"),
+        (
+            {
+                **body,
+                "actuals": [
+                    body["actuals"][0],
+                    {**body["actuals"][1], "interval_start": body["actuals"][1]["interval_start"] + "+00:00"},
+                ],
+            },
+            "actuals",
+        ),
     ):
         r = client.post("/forecast/intraday", json=bad)
         assert r.status_code == 422, r.text
