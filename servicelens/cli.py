@@ -27,7 +27,7 @@ import typer
 from typer._click.exceptions import BadParameter, ClickException, UsageError
 from typer._click.globals import get_current_context
 from typer.core import TyperCommand, TyperGroup
-from typer.exceptions import Exit
+from typer.exceptions import Abort, Exit
 
 from servicelens.tasks import TASKS, get_task, resolve
 
@@ -273,6 +273,8 @@ class RootGroup(LazyGroup):
         except Exit as exc:
             if exc.exit_code and ctx.meta.get(DEBUG_KEY):
                 _show_traceback(exc)
+            raise
+        except Abort:  # typer's own "Aborted!" (e.g. a declined confirmation prompt)
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on --debug
             if ctx.meta.get(DEBUG_KEY):
