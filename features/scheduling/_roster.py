@@ -24,6 +24,7 @@ from ortools.sat.python import cp_model
 
 from features.scheduling._check import agent_kind, fits_availability
 from features.scheduling._cpsat import make_solver
+from features.scheduling._greedy import greedy_roster
 from features.scheduling._result import ScheduleResult
 from features.scheduling._roster_result import RosterResult, assemble_roster
 from features.scheduling._types import Agent, RosterOptions, ScheduleInputError, validated
@@ -115,6 +116,25 @@ def build_roster(
         for h in np.flatnonzero(later):
             per_day[int(day_of[h])].append(int(h))
         conflicts[g] = per_day
+    weekend_g = np.array([_weekday(week_start, d) in opts.weekend_days for d in day_of], dtype=bool)
+    hint = greedy_roster(
+        day_of, tod, paid, table["headcount"].to_numpy(dtype=int), weekend_g,
+        dict(by_group), conflicts, agents, opts,
+    )  # fmt: skip
+    for key, var in z.items():
+        model.add_hint(var, key in hint)
+    hinted = defaultdict(int)
+    for _, g in hint:
+        hinted[g] += 1
+    for g, u in enumerate(unassigned):
+        model.add_hint(u, int(table.at[g, "headcount"]) - hinted[g])
+    hint_days: dict[int, set[int]] = defaultdict(set)
+    hint_minutes: dict[int, int] = defaultdict(int)
+    hint_tods: dict[int, set[int]] = defaultdict(set)
+    for i, g in hint:
+        hint_days[i].add(int(day_of[g]))
+        hint_minutes[i] += int(paid[g])
+        hint_tods[i].add(int(tod[g]))
     kinds = _rotation_order(agents) if opts.rotate_days_off else {}
     weekend_counts = []
     deviation_terms = []
@@ -124,6 +144,7 @@ def build_roster(
         for d in range(7):
             on_day = [z[(i, g)] for g in groups if day_of[g] == d]
             w = model.new_bool_var(f"w{i}_{d}")
+            model.add_hint(w, d in hint_days[i])
             model.add(sum(on_day) == w) if on_day else model.add(w == 0)
             works.append(w)
         model.add(sum(works) <= opts.max_working_days)
@@ -132,6 +153,7 @@ def build_roster(
             blocks = []
             for s in range(0, 8 - k):
                 o = model.new_bool_var(f"o{i}_{s}")
+                model.add_hint(o, not any(d in hint_days[i] for d in range(s, s + k)))
                 for d in range(s, s + k):
                     model.add_implication(o, works[d].Not())
                 blocks.append(o)
@@ -161,6 +183,7 @@ def build_roster(
                 key = int(tod[g])
                 if key not in starts_used:
                     starts_used[key] = model.new_bool_var(f"s{i}_{key}")
+                    model.add_hint(starts_used[key], key in hint_tods[i])
                 model.add_implication(z[(i, g)], starts_used[key])
             model.add(sum(starts_used.values()) <= 1)
         hours = sum(z[(i, g)] * int(paid[g]) for g in groups) if groups else 0
@@ -170,6 +193,7 @@ def build_roster(
             model.add(hours >= target - tol)
             model.add(hours <= target + tol)
             dev = model.new_int_var(0, tol, f"dev{i}")
+            model.add_hint(dev, min(abs(hint_minutes[i] - target), tol))
             model.add(dev >= hours - target)
             model.add(dev >= target - hours)
             deviation_terms.append(dev)
@@ -177,28 +201,54 @@ def build_roster(
         if weekend:
             weekend_counts.append(sum(weekend))
     spread_terms = []
+    known_bound = 0.0
     if weekend_counts:
         # the most weekend shifts anyone works: its LP bound (seats / agents, rounded up) is tight, so
         # CP-SAT proves it quickly, unlike max - min whose bound stays at 0
         hi = model.new_int_var(0, 7, "weekend_max")
+        weekend_hint = defaultdict(int)
+        for i, g in hint:
+            weekend_hint[i] += int(weekend_g[g])
+        model.add_hint(hi, max(weekend_hint.values(), default=0))
+        # redundant but decisive: weekend seats taken <= agents x the most anyone works, so
+        # integer propagation proves the fairness bound at once instead of waiting for the LP
+        weekend_seats = [g for g in range(n_g) if weekend_g[g]]
+        seats = int(sum(int(table.at[g, "headcount"]) for g in weekend_seats))
+        model.add(len(weekend_counts) * hi + sum(unassigned[g] for g in weekend_seats) >= seats)
+        # and the bound it implies, reported and used to stop: leaving any seat costs more than 7 weekends
+        known_bound = (
+            float(min(_W_WEEKEND * -(-seats // len(weekend_counts)), _W_UNASSIGNED)) if seats else 0.0
+        )
         for wc in weekend_counts:
             model.add(hi >= wc)
         spread_terms = [hi]
     model.minimize(_W_UNASSIGNED * sum(unassigned) + _W_WEEKEND * sum(spread_terms) + sum(deviation_terms))
     solver = make_solver(opts.time_limit_s, opts.seed, opts.num_workers, opts.relative_gap)
-    status = solver.Solve(model)
+    status = solver.Solve(model, _StopAtBound(known_bound))
     seconds = time.perf_counter() - started
     if status == cp_model.INFEASIBLE:
         raise ScheduleInputError("agents", _infeasible_reason(agents, opts))
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        chosen = [(i, g) for (i, g), v in z.items() if solver.Value(v)]
+        left = [int(solver.Value(u)) for u in unassigned]
+        status_name, objective = solver.StatusName(status), solver.ObjectiveValue()
+        if objective <= known_bound + 1e-9:
+            status_name = "OPTIMAL"  # reached the analytic bound (the callback stopped the search)
+    elif hint and all(a.contracted_hours is None for a in agents):
+        # no CP-SAT answer in time: the greedy roster keeps every hard rule, so it is a valid answer
+        chosen = sorted(hint)
+        left = [int(table.at[g, "headcount"]) - hinted[g] for g in range(n_g)]
+        weekend_most = max(
+            (sum(bool(weekend_g[g]) for j, g in hint if j == i) for i in range(n_a)), default=0
+        )
+        status_name, objective = "GREEDY", float(_W_UNASSIGNED * sum(left) + _W_WEEKEND * weekend_most)
+    else:
         raise ScheduleInputError("time_limit_s", f"no roster found within {opts.time_limit_s:g} s")
-    chosen = [(i, g) for (i, g), v in z.items() if solver.Value(v)]
-    left = [int(solver.Value(u)) for u in unassigned]
     logger.info(
         "roster: %d agents x %d shift groups, status %s, %d unassigned, %.1f s",
         n_a,
         n_g,
-        solver.StatusName(status),
+        status_name,
         sum(left),
         seconds,
     )
@@ -210,11 +260,24 @@ def build_roster(
         left,
         week_start=week_start,
         next_line=kinds,
-        status=solver.StatusName(status),
-        objective=solver.ObjectiveValue(),
-        bound=solver.BestObjectiveBound(),
+        status=status_name,
+        objective=objective,
+        bound=max(solver.BestObjectiveBound() if status_name != "GREEDY" else 0.0, known_bound),
         seconds=seconds,
     )
+
+
+class _StopAtBound(cp_model.CpSolverSolutionCallback):
+    """Stop as soon as a roster reaches the analytic lower bound (it is then optimal); deterministic
+    with one worker because solutions arrive in the same order."""
+
+    def __init__(self, bound: float) -> None:
+        super().__init__()
+        self._bound = bound
+
+    def on_solution_callback(self) -> None:
+        if self.ObjectiveValue() <= self._bound + 1e-9:
+            self.StopSearch()
 
 
 def _weekday(week_start: dt.date, day: int) -> int:
