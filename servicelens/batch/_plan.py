@@ -22,7 +22,7 @@ __all__ = ["BatchInputError", "InputFile", "Partition", "check_columns", "expand
 
 #: bytes read per step while finding CSV record boundaries (flat memory on files of any size)
 _SCAN_BYTES = 16 * 1024 * 1024
-_QUOTE, _NEWLINE = 34, 10
+_QUOTE, _NEWLINE, _CR = 34, 10, 13
 
 
 class BatchInputError(ValueError):
@@ -144,21 +144,28 @@ def _csv_records(path: str) -> tuple[int, np.ndarray]:
 
     A newline ends a record only outside quotes: the number of ``"`` before it is even (an escaped
     ``""`` adds two, so parity stays right). The parity is carried from one 16 MiB block to the next.
+    Blank lines (``\n`` or ``\r\n`` right after a newline) end no record: pandas skips them, so
+    they stay inside the byte range of the next record and the row counts match what is read.
     """
     ends: list[np.ndarray] = []
     parity = 0
     offset = 0
+    carry = np.array([_NEWLINE, _NEWLINE], dtype=np.uint8)  # the file starts as if after a newline
     with open(path, "rb") as fh:
         while block := fh.read(_SCAN_BYTES):
             arr = np.frombuffer(block, dtype=np.uint8)
             quotes = np.cumsum(arr == _QUOTE, dtype=np.uint8)  # only the parity matters: wraps are fine
             outside = ((quotes + parity) & 1) == 0
             nl = np.flatnonzero((arr == _NEWLINE) & outside)
-            ends.append(nl.astype(np.int64) + offset + 1)
+            before = np.concatenate([carry, arr])  # before[i + 1] is arr[i - 1], before[i] is arr[i - 2]
+            one, two = before[nl + 1], before[nl]
+            blank = (one == _NEWLINE) | ((one == _CR) & (two == _NEWLINE))
+            ends.append(nl[~blank].astype(np.int64) + offset + 1)
             parity = int(quotes[-1] + parity) & 1
+            carry = before[-2:].copy()
             offset += len(block)
     found = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
-    if len(found) == 0 or found[-1] != offset:  # no newline after the last record
+    if len(found) == 0 or found[-1] != offset and not (carry == _NEWLINE).any():  # no final newline
         found = np.append(found, offset)
     header = int(found[0])
     records = found[1:]

@@ -84,6 +84,22 @@ def test_partitions_follow_records_and_row_groups(inputs) -> None:
     assert got == df["customerID"].iloc[400 + spanning.first_row :][: spanning.rows].tolist()
 
 
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_csv_partitions_match_what_pandas_reads(tmp_path, eol: str) -> None:
+    """Blank lines (skipped by pandas) and quoted newlines never shift the row counts."""
+    lines = ["id,text", "", "a,plain", 'b,"two', 'lines, ""quoted"""', "", "", "c,x", "d,last", "", ""]
+    path = tmp_path / "t.csv"
+    path.write_bytes(eol.join(lines).encode())
+    want = pd.read_csv(path)
+    for rows in (1, 2, 10):
+        parts = plan_partitions(expand_inputs([str(path)]), rows)
+        got = pd.concat([read_partition(p, ["id", "text"]) for p in parts], ignore_index=True)
+        assert sum(p.rows for p in parts) == len(want) == 4
+        pd.testing.assert_frame_equal(got, want)
+    path.write_bytes(b"id,text\na,b\nc,no final newline")
+    assert [p.rows for p in plan_partitions(expand_inputs([str(path)]), 5)] == [2]
+
+
 def test_same_scores_as_the_predictor_with_model_and_version_per_row(churn_home, inputs, tmp_path) -> None:
     csv, parquet, df = inputs
     out = tmp_path / "out"
