@@ -218,6 +218,8 @@ def _prepare_output(out: Path, fingerprint: str, overwrite: bool) -> dict[str, A
     """The manifest of this very job when ``out`` already holds it (resume or done), else None
     after making sure ``out`` is empty or ours to replace (raises BatchInputError naming it)."""
     manifest = out / MANIFEST
+    if out.exists() and not out.is_dir():
+        raise BatchInputError(f"--output {out}: is a file; give a folder for the Parquet partitions")
     if manifest.exists():
         try:
             old = json.loads(manifest.read_text())

@@ -162,6 +162,9 @@ def test_bad_input_is_refused_before_any_work(churn_home, inputs, tmp_path) -> N
         with pytest.raises(BatchInputError, match=message):
             batch_score("churn", [str(csv), path], out, loader=_loader(churn_home))
         assert not out.exists()  # nothing was planned, scored or written
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(BatchInputError, match="afile: is a file"):
+        batch_score("churn", [str(csv)], tmp_path / "afile", loader=_loader(churn_home))
     with pytest.raises(BatchInputError, match="--keep"):
         batch_score("churn", [str(csv)], out, keep=["no_such_col"], loader=_loader(churn_home))
 
