@@ -2,8 +2,8 @@
 
 A wall-clock limit makes answers depend on machine load, so the budget is CP-SAT's deterministic
 time; the wall clock only backs it up. One worker is deterministic by construction and, on these
-covering models, the LP-guided single worker is also the fastest (measured: a week x 15 min x 30
-templates solved to a 0.1% gap in ~2 s with 1 worker vs ~10-40 s with 2 portfolio or interleaved
+covering models, the LP-guided single worker was also the fastest we measured (same week x 15 min x
+30 templates: the one worker reached a given gap 2-10x sooner than 2 portfolio or 2 interleaved
 workers). More workers use CP-SAT's interleaved search, which stays deterministic.
 """
 
