@@ -234,8 +234,9 @@ def build_roster(
         status_name, objective = solver.StatusName(status), solver.ObjectiveValue()
         if objective <= known_bound + 1e-9:
             status_name = "OPTIMAL"  # reached the analytic bound (the callback stopped the search)
-    elif hint and all(a.contracted_hours is None for a in agents):
-        # no CP-SAT answer in time: the greedy roster keeps every hard rule, so it is a valid answer
+    elif hint:
+        # no CP-SAT answer in time: return the greedy roster; it keeps every rule except, possibly,
+        # contracted hours, and the audit lists any such breach in ``violations``
         chosen = sorted(hint)
         left = [int(table.at[g, "headcount"]) - hinted[g] for g in range(n_g)]
         weekend_most = max(
