@@ -7,13 +7,17 @@ candidate per queue, the global LightGBM, the refit of each queue's choice) on e
 prints wall time, seconds per queue, the 1 -> 2 worker speed-up, the scheduler's overhead and a
 projection to 10,000 queues on 16 and 64 workers.
 
-    python benchmarks/scale_forecast.py                          # 100 and 300 queues (~6 min)
-    python benchmarks/scale_forecast.py --queues 100,300,1000    # the issue's table (~20 min)
+    python benchmarks/scale_forecast.py                          # 100 and 300 queues
+    python benchmarks/scale_forecast.py --queues 100,300,1000    # the issue's table
+
+On 2 idle cores the default needs about 7 minutes and the issue's table about 25 (estimated from
+the CPU seconds measured: ~0.37 CPU s per queue in process, ~0.40 on Dask).
     python benchmarks/scale_forecast.py --candidates slot_mean,profile --modes local:2
 
 Each backend first trains 4 queues untimed (worker imports, numba compile of MSTL: the warm-up a
-nightly job pays once), then the timed run. Times are wall clock of this machine: say whether its
-cores were shared with other work when quoting them.
+nightly job pays once), then the timed runs. Wall times depend on what else runs on the cores (say
+so when quoting them); the CPU seconds of the client and of each worker (``getrusage``) do not, so
+flatness, an idle-core speed-up estimate and the projection are also given from them.
 """
 
 from __future__ import annotations
