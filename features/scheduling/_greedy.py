@@ -74,28 +74,66 @@ def greedy_roster(
     off = _plan_days_off(day_of, headcount, eligible_of, opts.consecutive_days_off)
     chosen: set[tuple[int, int]] = set()
     order = sorted(range(len(day_of)), key=lambda g: (int(day_of[g]), int(tod[g])))
-    for g in order:
+
+    def can_take(i: int, g: int) -> bool:
         d = int(day_of[g])
+        if d in days[i] or d in off[i] or len(days[i]) >= opts.max_working_days:
+            return False
+        if opts.same_start_all_week and start_of[i] is not None and start_of[i] != tod[g]:
+            return False
+        if minutes[i] + paid_minutes[g] > high[i]:
+            return False
+        return not any(
+            g in conflict_sets[h].get(d, ()) or h in conflict_sets[g].get(int(day_of[h]), ())
+            for h in shifts[i]
+        )
+
+    def give(i: int, g: int) -> None:
+        chosen.add((i, g))
+        days[i].add(int(day_of[g]))
+        shifts[i].append(g)
+        minutes[i] += paid_minutes[g]
+        weekends[i] += int(weekend[g])
+        start_of[i] = int(tod[g])
+
+    def take_back(j: int, g: int) -> None:
+        chosen.discard((j, g))
+        days[j].discard(int(day_of[g]))
+        shifts[j].remove(g)
+        minutes[j] -= paid_minutes[g]
+        weekends[j] -= int(weekend[g])
+        if not shifts[j]:
+            start_of[j] = None
+
+    for g in order:
         for _ in range(int(headcount[g])):
             best, best_key = -1, None
             for i in eligible.get(g, []):
-                if d in days[i] or d in off[i] or len(days[i]) >= opts.max_working_days:
-                    continue
-                if opts.same_start_all_week and start_of[i] is not None and start_of[i] != tod[g]:
-                    continue
-                if minutes[i] + paid_minutes[g] > high[i]:
-                    continue
-                if any(g in conflict_sets[h].get(d, ()) for h in shifts[i]):
+                if not can_take(i, g):
                     continue
                 key = (minutes[i] >= low[i], int(weekends[i]) if weekend[g] else 0, len(days[i]), i)
                 if best_key is None or key < best_key:
                     best, best_key = i, key
             if best < 0:
                 break
-            chosen.add((best, g))
-            days[best].add(d)
-            shifts[best].append(g)
-            minutes[best] += paid_minutes[g]
-            weekends[best] += int(weekend[g])
-            start_of[best] = int(tod[g])
+            give(best, g)
+    # repair: agents short of their contracted minimum take seats from agents who can spare them
+    eligible_sets = {g: set(members) for g, members in eligible.items()}
+    for i in range(len(agents)):
+        while minutes[i] < low[i]:
+            donor = next(
+                (
+                    (j, g)
+                    for j, g in sorted(chosen)
+                    if j != i
+                    and i in eligible_sets.get(g, ())
+                    and minutes[j] - paid_minutes[g] >= low[j]
+                    and can_take(i, g)
+                ),
+                None,
+            )
+            if donor is None:
+                break
+            take_back(*donor)
+            give(i, donor[1])
     return chosen
