@@ -14,7 +14,7 @@ import pandas as pd
 from features.scheduling._grid import Candidate, Grid
 from features.scheduling._types import ScheduleOptions, ShiftTemplate
 
-__all__ = ["ScheduleResult", "assemble_result"]
+__all__ = ["ScheduleResult", "assemble_result", "json_records"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,27 +90,28 @@ class ScheduleResult:
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-ready lists of records (timestamps ISO 8601, dates ``YYYY-MM-DD``)."""
 
-        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-            out = df.copy()
-            for col in out.columns:
-                if pd.api.types.is_datetime64_any_dtype(out[col]):
-                    out[col] = out[col].map(lambda v: v.isoformat())
-                elif out[col].dtype == object:
-                    out[col] = out[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
-            return out.to_dict(orient="records")
-
         cov = self.coverage.reset_index().rename(
             columns={self.coverage.index.name or "index": "interval_start"}
         )
         return {
             **self.summary(),
-            "shifts": records(self.shifts),
-            "breaks": records(self.breaks),
-            "coverage": records(cov),
+            "shifts": json_records(self.shifts),
+            "breaks": json_records(self.breaks),
+            "coverage": json_records(cov),
             "paid_hours_per_day": {
                 d.isoformat(): round(float(h), 4) for d, h in self.paid_hours_per_day.items()
             },
         }
+
+
+def json_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with timestamps and dates in ISO 8601 (what services and CLIs print)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]) or out[col].dtype == object:
+            out[col] = out[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
+    out = out.astype(object).where(out.notna(), None)  # NaN (e.g. a missing contract) -> null: strict JSON
+    return out.to_dict(orient="records")
 
 
 def _localize(values: pd.Series, tz: object | None) -> pd.Series:

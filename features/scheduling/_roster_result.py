@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.scheduling._check import check_roster
+from features.scheduling._result import json_records
 from features.scheduling._types import WEEKDAYS, Agent, RosterOptions
 
 __all__ = ["RosterResult", "assemble_roster", "gini"]
@@ -91,18 +92,12 @@ class RosterResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: summary, assignments, unassigned, per-agent table and the violation lines."""
 
-        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-            out = df.copy()
-            for col in out.columns:
-                out[col] = out[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
-            return out.to_dict(orient="records")
-
         return {
             **self.summary(),
             "week_start": self.week_start.isoformat(),
-            "assignments": records(self.assignments),
-            "unassigned": records(self.unassigned),
-            "per_agent": records(self.agents),
+            "assignments": json_records(self.assignments),
+            "unassigned": json_records(self.unassigned),
+            "per_agent": json_records(self.agents),
             "violation_lines": list(self.violations),
         }
 

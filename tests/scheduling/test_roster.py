@@ -4,6 +4,7 @@ planted breaches, shortages surface as unassigned seats, rotation keeps rest acr
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -143,7 +144,7 @@ def test_same_seed_same_roster_and_json() -> None:
     a = build_roster(_week(), _agents(12), seed=3, time_limit_s=3.0, num_workers=2)
     b = build_roster(_week(), _agents(12), seed=3, time_limit_s=3.0, num_workers=2)
     pd.testing.assert_frame_equal(a.assignments, b.assignments)
-    payload = a.to_dict()
+    payload = json.loads(json.dumps(a.to_dict(), allow_nan=False))
     assert payload["shifts_unassigned"] == 0 and payload["assignments"][0]["start"].startswith("2025-01-0")
 
 

@@ -4,6 +4,7 @@ bounds and gap, infeasibility naming the field, reproducibility, weights and mix
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -253,7 +254,7 @@ def test_options_object_and_overrides_agree() -> None:
     a = solve_schedule(req, _templates(), ScheduleOptions(hard_coverage=True, **FAST))
     b = solve_schedule(req, _templates(), hard_coverage=True, **FAST)
     assert a.objective == b.objective
-    payload = a.to_dict()
+    payload = json.loads(json.dumps(a.to_dict(), allow_nan=False))  # strict JSON for services and CLIs
     assert payload["status"] == "OPTIMAL" and payload["coverage"][0]["interval_start"].startswith(
         "2025-01-06"
     )
