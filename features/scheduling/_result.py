@@ -109,7 +109,9 @@ def json_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     out = df.copy()
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]) or out[col].dtype == object:
-            out[col] = out[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
+            out[col] = out[col].map(
+                lambda v: v.isoformat() if hasattr(v, "isoformat") and v is not pd.NaT else v
+            )
     out = out.astype(object).where(out.notna(), None)  # NaN (e.g. a missing contract) -> null: strict JSON
     return out.to_dict(orient="records")
 
