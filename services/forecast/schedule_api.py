@@ -437,14 +437,28 @@ def roster_frame(body: RosterRequest) -> Any:
     import pandas as pd
 
     rows = [s.model_dump() for s in body.shifts]
+    aware = [row["start"].tzinfo is not None for row in rows] + [
+        row["end"].tzinfo is not None for row in rows
+    ]
+    if any(aware) and not all(aware):
+        bad = aware.index(not aware[0])
+        side = "start" if bad < len(rows) else "end"
+        raise ClientError(
+            f"shifts.{bad % len(rows)}.{side}", "give every shift time with a UTC offset, or none"
+        )
     for i, row in enumerate(rows):
         if row["end"] <= row["start"]:
             raise ClientError(f"shifts.{i}.end", "is not after start")
         if row["contract_class"] is None:
             row.pop("contract_class")
     frame = pd.DataFrame(rows)
+    zone = rows[0]["start"].tzinfo
     for col in ("start", "end"):
-        frame[col] = pd.to_datetime(frame[col], utc=frame[col].map(lambda t: t.tzinfo is not None).any())
+        # Keep the shifts' own clock: days off, weekends and rest are counted on local dates, so a
+        # 20:00-04:00 shift sent with -05:00 must not become a 01:00 UTC shift of the next day.
+        frame[col] = (
+            pd.to_datetime(frame[col], utc=True).dt.tz_convert(zone) if zone else pd.to_datetime(frame[col])
+        )
     return frame
 
 
@@ -459,6 +473,10 @@ def roster_response(body: RosterRequest) -> RosterResponse:
     except ScheduleInputError as exc:
         raise _client_error(exc) from exc
     data = result.to_dict()
+    zone = body.shifts[0].start.tzinfo
+    rotation = _records(result.rotation(body.weeks)) if body.weeks > 1 else None
+    for records in (data["assignments"], data["unassigned"], rotation or []):
+        _localise(records, zone)
     return RosterResponse(
         **{k: data[k] for k in ("status", "objective", "lower_bound", "gap", "solve_seconds", "week_start")},
         shifts_assigned=data["shifts_assigned"],
@@ -468,8 +486,19 @@ def roster_response(body: RosterRequest) -> RosterResponse:
         agents=data["per_agent"],
         violations=data["violation_lines"],
         fairness={k: float(v) for k, v in result.fairness.items()},
-        rotation=_records(result.rotation(body.weeks)) if body.weeks > 1 else None,
+        rotation=rotation,
     )
+
+
+def _localise(records: list[dict[str, Any]], zone: dt.tzinfo | None) -> None:
+    """Give the roster's wall-clock times back the offset the shifts were sent with (in place): the
+    rules run on local time, the caller should read the same instants it sent."""
+    if zone is None:
+        return
+    for rec in records:
+        for key in ("start", "end"):
+            if isinstance(rec.get(key), str):
+                rec[key] = dt.datetime.fromisoformat(rec[key]).replace(tzinfo=zone).isoformat()
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:

@@ -194,6 +194,24 @@ def test_roster_gives_the_week_to_named_agents(served) -> None:
     assert len(out["rotation"]) == 2 * out["shifts_assigned"]
 
 
+def test_roster_answers_in_the_shifts_own_offset(served) -> None:
+    """A late shift sent with -05:00 stays on its local day (it used to come back in UTC, a day late)."""
+    c, _ = served
+    shifts = [
+        {"template": "late", "start": f"2025-03-0{d}T16:00:00-05:00", "end": f"2025-03-0{d + 1}T00:00:00-05:00",
+         "headcount": 1, "paid_hours": 8.0}
+        for d in (3, 4)
+    ]  # fmt: skip
+    resp = c.post("/roster", json={"shifts": shifts, "agents": [{"name": "a"}], "time_limit_s": 2})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    starts = sorted(a["start"] for a in out["assignments"])
+    assert starts == ["2025-03-03T16:00:00-05:00", "2025-03-04T16:00:00-05:00"], starts
+    mixed = [{**shifts[0]}, {**shifts[1], "start": "2025-03-04T16:00:00"}]
+    bad = c.post("/roster", json={"shifts": mixed, "agents": [{"name": "a"}], "time_limit_s": 2})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "shifts.1.start", bad.text
+
+
 @pytest.mark.parametrize(
     ("edit", "field"),
     [
