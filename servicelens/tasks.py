@@ -188,7 +188,7 @@ TASKS: tuple[TaskSpec, ...] = (
         train="training.forecast:train_and_register",
         score="training.forecast:score",
         load_eval_data="training.forecast:load_counts",
-        cli=("training.forecast_cli", "services.forecast.cli"),
+        cli=("training.forecast_cli", "services.forecast.cli", "services.forecast.intraday_cli"),
         help="Volume forecasts and staffing: train, evaluate, report.",
         demo_data="contacts",
     ),

@@ -213,7 +213,7 @@ def test_intraday_cli(served, tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from training.forecast_cli import register
+    from services.forecast.intraday_cli import register
 
     client, _ = served
     body = _payload(client)
