@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from services.base import ClientError
+from services.forecast.schemas import StaffingTargets
 
 __all__ = [
     "ActualRow",
@@ -47,7 +48,7 @@ class ScheduledRow(BaseModel):
     agents: float = Field(ge=0, le=1e6, description="Agents scheduled (paid, before shrinkage).")
 
 
-class IntradayRequest(BaseModel):
+class IntradayRequest(StaffingTargets):
     """Today's actuals so far (+ optionally the agents scheduled) and the service targets."""
 
     actuals: list[ActualRow] = Field(min_length=1, max_length=MAX_ROWS)
@@ -55,13 +56,6 @@ class IntradayRequest(BaseModel):
     at: dt.datetime | None = Field(None, description="Cut time (default: end of the last actual interval).")
     interval_minutes: int = Field(15, gt=0, le=1440)
     scheduled: list[ScheduledRow] = Field(default_factory=list, max_length=MAX_ROWS)
-    aht_seconds: float = Field(300.0, gt=0, le=36_000, description="Average handle time (s).")
-    sl_target: float = Field(0.8, gt=0, lt=1, description="Share answered within target_seconds.")
-    target_seconds: float = Field(20.0, ge=0, le=86_400)
-    patience_seconds: float = Field(120.0, ge=1, le=86_400, description="Mean caller patience, Erlang A (s).")
-    abandon_target: float | None = Field(None, gt=0, lt=1, description="Max abandonment (Erlang A).")
-    shrinkage: float = Field(0.3, ge=0, lt=1)
-    max_occupancy: float = Field(1.0, ge=0.05, le=1)
 
 
 class PastInterval(BaseModel):

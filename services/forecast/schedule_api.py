@@ -34,6 +34,7 @@ from features.scheduling import (
     ShiftTemplate,
 )
 from services.base import ClientError
+from services.forecast.schemas import StaffingTargets
 
 __all__ = [
     "DEFAULT_TEMPLATES",
@@ -114,7 +115,7 @@ class RequirementRow(BaseModel):
     )
 
 
-class ScheduleForecast(BaseModel):
+class ScheduleForecast(StaffingTargets):
     """What to forecast and staff (the ``POST /forecast`` fields); the agents become the requirement."""
 
     queues: list[str] = Field(min_length=1, max_length=50)
@@ -126,13 +127,6 @@ class ScheduleForecast(BaseModel):
     )
     closed_dates: list[dt.date] = Field(default_factory=list, max_length=366)
     staffing_model: Literal["erlang_a", "erlang_c"] = "erlang_a"
-    aht_seconds: float = Field(300.0, gt=0, le=36_000, description="Average handle time (s).")
-    sl_target: float = Field(0.8, gt=0, lt=1, description="Share answered within target_seconds.")
-    target_seconds: float = Field(20.0, ge=0, le=86_400)
-    patience_seconds: float = Field(120.0, ge=1, le=86_400, description="Mean caller patience, Erlang A (s).")
-    abandon_target: float | None = Field(None, gt=0, lt=1, description="Max abandonment (Erlang A).")
-    shrinkage: float = Field(0.3, ge=0, lt=1)
-    max_occupancy: float = Field(1.0, ge=0.05, le=1)
 
 
 class ScheduleRequest(BaseModel):

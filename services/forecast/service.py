@@ -32,6 +32,7 @@ from services.forecast.schedule_api import (
     schedule_response,
     solve_request,
 )
+from services.forecast.schemas import StaffingTargets
 
 __all__ = [
     "ForecastService",
@@ -52,16 +53,6 @@ MAX_QUEUE_INTERVALS = 200_000  # queues x horizon per /forecast call: ~2 s of wo
 _EARLIEST, _LATEST = dt.datetime(1970, 1, 1), dt.datetime(2200, 1, 1)
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 Change = Annotated[float, Field(gt=-1, le=10)]
-
-
-class StaffingTargets(BaseModel):
-    aht_seconds: float = Field(300.0, gt=0, le=36_000, description="Average handle time (s).")
-    sl_target: float = Field(0.8, gt=0, lt=1, description="Share answered within target_seconds.")
-    target_seconds: float = Field(20.0, ge=0, le=86_400)
-    patience_seconds: float = Field(120.0, ge=1, le=86_400, description="Mean caller patience, Erlang A (s).")
-    abandon_target: float | None = Field(None, gt=0, lt=1, description="Max abandonment (Erlang A).")
-    shrinkage: float = Field(0.3, ge=0, lt=1)
-    max_occupancy: float = Field(1.0, ge=0.05, le=1)
 
 
 class ForecastRequest(StaffingTargets):
