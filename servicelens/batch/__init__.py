@@ -7,8 +7,9 @@ cluster of ``SERVICELENS_DASK_SCHEDULER`` (:mod:`servicelens.compute`), and each
 written as one Parquet file with the model's name and version on every row.
 
 Public API: :func:`batch_score` (the use case the CLI calls), :class:`BatchResult`, the two
-errors (:class:`BatchInputError`: refused before any work; :class:`BatchJobError`: a partition
-failed), and the pieces a test or benchmark reuses (:func:`expand_inputs`,
+errors (:class:`BatchInputError`: refused before any work; :class:`BatchValueError`: a value
+the model's schema refuses, named by file, line and column, exit 2; :class:`BatchJobError`: a
+partition failed), and the pieces a test or benchmark reuses (:func:`expand_inputs`,
 :func:`plan_partitions`, :func:`read_partition`, :func:`score_partition`, :data:`MANIFEST`).
 Modules: ``_plan`` (files, schema checks, partitions) and ``_run`` (the job and its manifest).
 """
@@ -18,6 +19,7 @@ from servicelens.batch._run import (
     MANIFEST,
     BatchJobError,
     BatchResult,
+    BatchValueError,
     JobSpec,
     batch_score,
     id_like,
@@ -30,6 +32,7 @@ __all__ = [
     "BatchInputError",
     "BatchJobError",
     "BatchResult",
+    "BatchValueError",
     "InputFile",
     "JobSpec",
     "Partition",

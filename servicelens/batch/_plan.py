@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["BatchInputError", "InputFile", "Partition", "check_columns", "expand_inputs", "plan_partitions"]
+__all__ = [
+    "BatchInputError",
+    "InputFile",
+    "Partition",
+    "check_columns",
+    "csv_line",
+    "expand_inputs",
+    "plan_partitions",
+]
 
 #: bytes read per step while finding CSV record boundaries (flat memory on files of any size)
 _SCAN_BYTES = 16 * 1024 * 1024
@@ -170,6 +178,21 @@ def _csv_records(path: str) -> tuple[int, np.ndarray]:
     header = int(found[0])
     records = found[1:]
     return header, records[records > header]
+
+
+def csv_line(path: str, record: int) -> int:
+    """The 1-based physical line of record ``record`` (0-based, header excluded) of a CSV file, for
+    error messages: a quoted newline or a blank line before it moves it down. Scans the file, so it
+    is for the one bad record of a failing job, never per row."""
+    header, ends = _csv_records(path)
+    start = header if record == 0 else int(ends[record - 1])
+    lines = 0
+    with open(path, "rb") as fh:
+        while fh.tell() < start:
+            lines += fh.read(min(_SCAN_BYTES, start - fh.tell())).count(b"\n")
+        while (byte := fh.read(1)) in (b"\n", b"\r"):  # blank lines pandas skipped
+            lines += byte == b"\n"
+    return lines + 1
 
 
 def _csv_partitions(f: InputFile, rows: int, start_index: int) -> list[Partition]:

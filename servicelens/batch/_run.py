@@ -17,6 +17,14 @@ A partition is written to a hidden temporary file and renamed into place, so a f
 re-runs its task elsewhere; the job removes leftovers when it completes). A re-run of a complete
 job does nothing; a re-run of an interrupted one scores only the missing partitions; a different
 job (other files, other model version) never mixes into a folder that holds another's output.
+
+Values are checked as the single-file path checks them (churn: ``features.customers.
+validate_customers``, what ``servicelens churn score --input`` runs): a sample of every file on the
+driver before anything is written, then every partition before it is scored, so ``"n/a"`` in a
+numeric column stops the job with one line naming the file, line, column and value
+(:class:`BatchValueError`, CLI exit 2) instead of being scored as a missing value. The bad
+partition writes nothing; the partitions already written stay, and after the file is fixed a re-run
+keeps those of the unchanged files before it and scores the rest.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from servicelens.batch._plan import (
     InputFile,
     Partition,
     check_columns,
+    csv_line,
     expand_inputs,
     plan_partitions,
 )
@@ -45,6 +54,7 @@ __all__ = [
     "MANIFEST",
     "BatchJobError",
     "BatchResult",
+    "BatchValueError",
     "JobSpec",
     "batch_score",
     "id_like",
@@ -57,9 +67,26 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = "_manifest.json"
 
+#: rows of every input file whose values are checked on the driver before any work is sent
+SAMPLE_ROWS = 1_000
+
+#: the single-file scoring path's value check of each task, ``df -> df`` raising an error with
+#: ``field``, ``message`` and ``row`` (0-based) on the first bad value. Only churn has one today
+#: (intervention's per-call checks live in its service's pydantic model, tagging reads any text);
+#: belongs in ``TaskSpec`` beside ``batch_input`` (requested: servicelens/tasks.py is shared)
+VALIDATORS: dict[str, str] = {"churn": "features.customers:validate_customers"}
+
 
 class BatchJobError(RuntimeError):
     """The job started but a partition failed: one line naming the partition (and what is kept)."""
+
+
+class BatchValueError(BatchInputError):
+    """A value the model's input schema refuses (``"n/a"`` in a number): names file, line, column.
+
+    Raised on the driver (sample) or on a worker (partition); a plain one-argument ValueError, so it
+    crosses the Dask boundary intact.
+    """
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,8 @@ class JobSpec:
     #: columns read from the input: the model's inputs and the kept columns
     read: tuple[str, ...]
     keep: tuple[str, ...]
+    #: ``"module:function"`` checking values (:data:`VALIDATORS`), None: the task checks none
+    validate: str | None = None
 
 
 @dataclass
@@ -102,9 +131,20 @@ def id_like(column: str) -> bool:
     return column.lower() == "id" or column.lower().endswith("_id") or column.endswith("ID")
 
 
-def read_partition(part: Partition, columns: Sequence[str], text: Sequence[str] = ()) -> Any:
+def _csv_options(columns: Sequence[str], text: Sequence[str], strict: bool) -> dict[str, Any]:
+    """``read_csv`` options of a batch file. ``strict``: only a blank cell is missing, pandas' NA
+    words (``n/a``, ``NA``, ``null``) stay the text they are, as ``features.customers.read_customers``
+    reads a file for ``churn score``, so the value check sees them instead of a silent NaN."""
+    extra: dict[str, Any] = {"keep_default_na": False, "na_values": [""]} if strict else {}
+    return {"usecols": list(columns), "dtype": {c: str for c in text}, **extra}
+
+
+def read_partition(
+    part: Partition, columns: Sequence[str], text: Sequence[str] = (), *, strict: bool = False
+) -> Any:
     """The partition's rows (only ``columns``) as a frame; ``text`` columns of a CSV are read as
-    text so kept ids keep their form (``007`` stays ``007``) in every partition alike."""
+    text so kept ids keep their form (``007`` stays ``007``) in every partition alike; ``strict``:
+    see :func:`_csv_options`."""
     import io
 
     import pandas as pd
@@ -115,9 +155,9 @@ def read_partition(part: Partition, columns: Sequence[str], text: Sequence[str] 
             header = fh.read(part.header_bytes)
             fh.seek(part.start)
             body = fh.read(part.stop - part.start)
-        return pd.read_csv(
-            io.BytesIO(header + body), usecols=list(columns), dtype={c: str for c in text}
-        ).reset_index(drop=True)
+        return pd.read_csv(io.BytesIO(header + body), **_csv_options(columns, text, strict)).reset_index(
+            drop=True
+        )
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -136,6 +176,40 @@ def read_partition(part: Partition, columns: Sequence[str], text: Sequence[str] 
             if pos >= stop:
                 break
     return pa.concat_tables(tables).to_pandas().reset_index(drop=True)
+
+
+def read_sample(f: InputFile, columns: Sequence[str], text: Sequence[str], rows: int, *, strict: bool) -> Any:
+    """The first ``rows`` records of a file (only ``columns``), read as its partitions are."""
+    import pandas as pd
+
+    if f.kind == "csv":
+        return pd.read_csv(f.path, nrows=rows, **_csv_options(columns, text, strict))
+    import pyarrow.parquet as pq
+
+    batch = next(pq.ParquetFile(f.path).iter_batches(batch_size=rows, columns=list(columns)), None)
+    return pd.DataFrame(columns=list(columns)) if batch is None else batch.to_pandas()
+
+
+def check_values(frame: Any, f: InputFile, first_row: int, validate: str, where: str = "") -> None:
+    """Run the task's value check on rows of ``f`` starting at record ``first_row``; the first bad
+    value raises :class:`BatchValueError` naming the file, its line (CSV) or record (Parquet), the
+    column and the problem, as ``churn score --input`` names them."""
+    from servicelens.tasks import resolve
+
+    try:
+        resolve(validate)(frame)
+    except ValueError as exc:
+        field = getattr(exc, "field", None)
+        if field is None:
+            raise
+        row = getattr(exc, "row", None)
+        at = ""
+        if row is not None:
+            record = first_row + int(row)
+            at = f"line {csv_line(f.path, record)}, " if f.kind == "csv" else f"record {record + 1}, "
+        raise BatchValueError(
+            f"{f.shown}: {at}column {field}: {getattr(exc, 'message', exc)}{where}"
+        ) from None
 
 
 def score_frame(predictor: Any, frame: Any, part: Partition, job: JobSpec) -> Any:
@@ -183,9 +257,11 @@ def score_partition(part: Partition, *, predictor: Any, job: JobSpec) -> int:
     if final.exists():
         return _rows_in(final)
     text = [c for c in job.keep if part.file.kind == "csv"]
-    frame = read_partition(part, job.read, text)
+    frame = read_partition(part, job.read, text, strict=job.validate is not None)
     if len(frame) != part.rows:
         raise ValueError(f"{part.label}: read {len(frame)} rows, expected {part.rows}")
+    if job.validate is not None:  # before anything is written: a bad partition leaves no file
+        check_values(frame, part.file, part.first_row, job.validate, f" ({part.name} not written)")
     out = score_frame(predictor, frame, part, job)
     tmp = final.with_name(f".{part.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -202,21 +278,41 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _fingerprint(job: JobSpec, files: Sequence[InputFile], partition_rows: int) -> str:
+def _stats(files: Sequence[InputFile]) -> list[list[Any]]:
+    return [[f.path, f.size, f.mtime_ns] for f in files]
+
+
+def _fingerprint(job: JobSpec, files: Sequence[InputFile], partition_rows: int, stats: bool = True) -> str:
+    """Hash of the job; ``stats=False``: of everything but the inputs' sizes and times (the key
+    that lets an unfinished job resume after one of its files was fixed)."""
     ident = {
         "task": job.task,
         "model": [job.model_name, job.model_version],
         "read": list(job.read),
         "keep": list(job.keep),
         "partition_rows": partition_rows,
-        "inputs": [[f.path, f.size, f.mtime_ns] for f in files],
+        "inputs": _stats(files) if stats else [f.path for f in files],
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _prepare_output(out: Path, fingerprint: str, overwrite: bool) -> dict[str, Any] | None:
-    """The manifest of this very job when ``out`` already holds it (resume or done), else None
-    after making sure ``out`` is empty or ours to replace (raises BatchInputError naming it)."""
+def _changed_inputs(old: dict[str, Any], job_key: str, files: Sequence[InputFile]) -> list[str] | None:
+    """Paths of the inputs that changed since an unfinished run of this same job (same model,
+    options and file list), e.g. a file fixed after a bad value stopped it; None: another job."""
+    stats = old.get("files")
+    if old.get("complete") or old.get("job") != job_key or not isinstance(stats, list):
+        return None
+    if [s[0] for s in stats] != [f.path for f in files]:
+        return None
+    return [f.path for f, s in zip(files, stats, strict=True) if s != [f.path, f.size, f.mtime_ns]]
+
+
+def _prepare_output(
+    out: Path, fingerprint: str, overwrite: bool, job_key: str = "", files: Sequence[InputFile] = ()
+) -> dict[str, Any] | None:
+    """The manifest of this very job when ``out`` already holds it (resume or done; with
+    ``changed`` = inputs modified since an unfinished run of it), else None after making sure
+    ``out`` is empty or ours to replace (raises BatchInputError naming it)."""
     manifest = out / MANIFEST
     if out.exists() and not out.is_dir():
         raise BatchInputError(f"--output {out}: is a file; give a folder for the Parquet partitions")
@@ -227,6 +323,9 @@ def _prepare_output(out: Path, fingerprint: str, overwrite: bool) -> dict[str, A
             old = {}
         if old.get("fingerprint") == fingerprint:
             return old
+        changed = _changed_inputs(old, job_key, files)
+        if changed is not None:
+            return {**old, "changed": changed}
         if not overwrite:
             raise BatchInputError(
                 f"--output {out}: holds another batch job ({old.get('model_name', '?')} "
@@ -306,12 +405,19 @@ def batch_score(
         str(Path(output).resolve()),
         tuple(dict.fromkeys([*required, *kept])),
         tuple(kept),
+        VALIDATORS.get(spec.name),
     )
+    if job.validate is not None:  # a wrong file fails here, before any work is sent
+        for f in files:
+            sample = read_sample(f, job.read, kept if f.kind == "csv" else (), SAMPLE_ROWS, strict=True)
+            check_values(sample, f, 0, job.validate, " (checked before scoring; nothing written)")
     fingerprint = _fingerprint(job, files, partition_rows)
+    job_key = _fingerprint(job, files, partition_rows, stats=False)
     out = Path(job.out_dir)
-    previous = _prepare_output(out, fingerprint, overwrite)
+    previous = _prepare_output(out, fingerprint, overwrite, job_key, files)
     base = {"task": spec.name, "model_name": loaded.name, "model_version": job.model_version}
     base |= {"fingerprint": fingerprint, "inputs": [f.shown for f in files], "partition_rows": partition_rows}
+    base |= {"job": job_key, "files": _stats(files)}
     if previous is not None and previous.get("complete"):
         logger.info("%s batch-score: %s is already complete (%s rows)", spec.name, out, previous.get("rows"))
         return BatchResult(
@@ -327,6 +433,20 @@ def batch_score(
             inputs=base["inputs"],
         )
     parts = plan_partitions(files, partition_rows)
+    changed = set((previous or {}).get("changed") or ())
+    if changed:  # partitions from the first changed file on may hold other rows now: score them again
+        first = min(p.index for p in parts if p.file.path in changed)
+        stale = [p for p in parts[first:] if _part_path(job, p).exists()]
+        for p in stale:
+            _part_path(job, p).unlink()
+        for extra in out.glob("part-*.parquet"):  # beyond the new plan (the file lost rows)
+            if extra.stem not in {p.name for p in parts}:
+                extra.unlink()
+        logger.info(
+            "%s batch-score: inputs changed since the unfinished run, re-scoring from %s",
+            task,
+            parts[first].name,
+        )
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / MANIFEST, {**base, "complete": False, "partitions": len(parts)})
     done = {p.name: _rows_in(_part_path(job, p)) for p in parts if _part_path(job, p).exists()}
@@ -346,6 +466,10 @@ def batch_score(
                 keys=[p.label for p in todo],
                 unit="partitions",
             )
+        except BatchValueError as exc:  # a bad value: the input's fault, named; nothing of it written
+            raise BatchValueError(
+                f"{exc}; finished partitions are kept in {out}, a re-run after fixing the file resumes"
+            ) from None
         except compute.ComputeError as exc:
             raise BatchJobError(f"{exc}; finished partitions are kept in {out}, a re-run resumes") from None
         except Exception as exc:

@@ -3,8 +3,8 @@
 Mounted by the root CLI from the task registry (one command for churn, intervention and tagging,
 not one copy per task); the body validates nothing itself beyond options: the use case
 (:func:`servicelens.batch._run.batch_score`) refuses bad input with one line before any work starts.
-Exit codes: 0 done (or already complete), 2 bad input (file, column, option, output folder), 1 a
-partition failed (named; finished partitions are kept and a re-run resumes).
+Exit codes: 0 done (or already complete), 2 bad input (file, column, a value the model's schema
+refuses with its line, option, output folder), 1 a partition failed (named; finished partitions are kept and a re-run resumes).
 """
 
 from __future__ import annotations

@@ -224,3 +224,85 @@ def test_cli_batch_score_for_every_task_of_the_registry(
     )
     assert res.exit_code == 2 and "lacking.csv: missing column(s) Contract" in res.output
     assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def _with_value(df: pd.DataFrame, row: int, column: str, value: Any) -> pd.DataFrame:
+    out = df.copy()
+    out[column] = out[column].astype(object)
+    out.loc[out.index[row], column] = value
+    return out
+
+
+def _line_of(path: Path, customer: str) -> int:
+    """1-based physical line where a customer's record starts (read from the text, not computed
+    from record numbers: the quoted newlines of ``note`` push lines down)."""
+    lines = path.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.startswith(customer + ","))
+
+
+def test_bad_value_deep_in_second_file_exits_2_naming_line_and_resumes_after_fix(
+    churn_home, inputs, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servicelens.cli import build_app
+
+    _, _, df = inputs
+    monkeypatch.setattr("servicelens.batch._run.SAMPLE_ROWS", 20)  # the value lies past the sample
+    monkeypatch.setattr("model_registry.load", lambda task, alias="champion": churn_home)
+    good, second = tmp_path / "in" / "a.csv", tmp_path / "in" / "b.csv"
+    good.parent.mkdir()
+    df.iloc[:400].to_csv(good, index=False)
+    bad_row = 250
+    _with_value(df.iloc[400:800], bad_row, "MonthlyCharges", "n/a").to_csv(second, index=False)
+    line = _line_of(second, df["customerID"].iloc[400 + bad_row])
+    assert line > bad_row + 2  # quoted newlines before it: the record number alone would be wrong
+    out = tmp_path / "out"
+    args = ["churn", "batch-score", "--input", str(tmp_path / "in" / "*.csv"), "--output", str(out)]
+    res = CliRunner().invoke(build_app(), [*args, "--partition-rows", "100"])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert f"b.csv: line {line}, column MonthlyCharges: expected a number, got 'n/a'" in res.output
+    assert "part-00006 not written" in res.output  # b.csv rows 200-299 = the 7th partition
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [MANIFEST, *(f"part-{i:05d}.parquet" for i in range(6))]  # nothing half-written
+    assert json.loads((out / MANIFEST).read_text())["complete"] is False
+    first_file = {p.name: p.stat().st_mtime_ns for p in out.glob("part-0000[0-3].parquet")}
+    assert _read(out).query("source.str.endswith('a.csv')", engine="python")["row"].tolist() == list(
+        range(400)
+    )
+    # the file is fixed: the re-run keeps a.csv's partitions, re-scores b.csv's, no duplicates
+    _with_value(df.iloc[400:800], bad_row, "MonthlyCharges", "42.5").to_csv(second, index=False)
+    res = CliRunner().invoke(build_app(), [*args, "--partition-rows", "100", "--json"])
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.output.strip().splitlines()[-1])
+    assert (result["rows"], result["written"], result["skipped"]) == (800, 4, 4)
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-0000[0-3].parquet")} == first_file
+    scored = _read(out)
+    assert len(scored) == 800 and scored["customerID"].is_unique
+    assert set(scored["customerID"]) == set(df["customerID"].iloc[:800])
+    assert json.loads((out / MANIFEST).read_text())["complete"] is True
+
+
+def test_bad_value_in_a_sample_is_refused_before_any_work(churn_home, inputs, tmp_path) -> None:
+    csv, _, df = inputs
+    out = tmp_path / "out"
+    text = tmp_path / "text.parquet"
+    _with_value(df.iloc[:50], 3, "tenure", "n/a").astype({"tenure": str}).to_parquet(text)
+    negative = tmp_path / "neg.csv"
+    _with_value(df.iloc[:50], 0, "TotalCharges", -5.0).to_csv(negative, index=False)
+    cases = {
+        str(text): r"text\.parquet: record 4, column tenure: expected a number, got 'n/a'",
+        str(negative): r"neg\.csv: line 2, column TotalCharges: must be >= 0, got -5\.0",
+    }
+    for path, message in cases.items():
+        with pytest.raises(BatchInputError, match=message):
+            batch_score("churn", [str(csv), path], out, partition_rows=100, loader=_loader(churn_home))
+        assert not out.exists()  # refused before a manifest or partition was written
+
+
+def test_na_words_in_text_columns_still_score(churn_home, inputs, tmp_path) -> None:
+    """Only numbers are checked: ``NA`` as a category is an unknown category, as in ``churn score``."""
+    csv, _, df = inputs
+    odd = tmp_path / "odd.csv"
+    _with_value(df.iloc[:30], 5, "Contract", "NA").to_csv(odd, index=False)
+    result = batch_score("churn", [str(odd)], tmp_path / "out", loader=_loader(churn_home))
+    assert result.rows == 30
