@@ -435,17 +435,15 @@ def batch_score(
     parts = plan_partitions(files, partition_rows)
     changed = set((previous or {}).get("changed") or ())
     if changed:  # partitions from the first changed file on may hold other rows now: score them again
-        first = min(p.index for p in parts if p.file.path in changed)
-        stale = [p for p in parts[first:] if _part_path(job, p).exists()]
-        for p in stale:
-            _part_path(job, p).unlink()
-        for extra in out.glob("part-*.parquet"):  # beyond the new plan (the file lost rows)
-            if extra.stem not in {p.name for p in parts}:
-                extra.unlink()
+        first = min((p.index for p in parts if p.file.path in changed), default=len(parts))
+        keep_names = {p.name for p in parts[:first]}
+        for stale in out.glob("part-*.parquet"):  # incl. any beyond the new plan (a file lost rows)
+            if stale.stem not in keep_names:
+                stale.unlink()
         logger.info(
-            "%s batch-score: inputs changed since the unfinished run, re-scoring from %s",
+            "%s batch-score: inputs changed since the unfinished run, re-scoring from partition %d",
             task,
-            parts[first].name,
+            first,
         )
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / MANIFEST, {**base, "complete": False, "partitions": len(parts)})
