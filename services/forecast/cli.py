@@ -29,15 +29,18 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _read_actuals(path: Path) -> tuple[Any, str]:
-    """The ``--actuals`` rows and their time column, or exit 2 naming the file, column and row.
+def _read_actuals(
+    path: Path, option: str = "--actuals", value: str = "calls", meaning: str = "actual contacts per interval"
+) -> tuple[Any, str]:
+    """The ``--actuals`` rows (or ``--scheduled``'s, ``value="agents"``) and their time column, or
+    exit 2 naming the file, column and row.
 
-    Checked before anything is drawn: a readable non-empty CSV, a time column, a numeric
-    ``calls`` column (the first text cell is named by its line) and parseable times.
+    Checked before anything is drawn: a readable non-empty CSV, a time column, a numeric ``value``
+    column >= 0 (the first bad cell is named by its line) and parseable times.
     """
     import pandas as pd
 
-    where = f"--actuals {path}"
+    where = f"{option} {path}"
     if not path.is_file():
         raise _fail(f"{where}: no such file")
     try:
@@ -52,25 +55,25 @@ def _read_actuals(path: Path) -> tuple[Any, str]:
         raise _fail(
             f"{where}: no time column (expected {', '.join(_TIME_COLUMNS[:-1])} or {_TIME_COLUMNS[-1]}; the file has {columns})"
         )
-    if "calls" not in raw:
-        raise _fail(f"{where}: no calls column (actual contacts per interval; the file has {columns})")
+    if value not in raw:
+        raise _fail(f"{where}: no {value} column ({meaning}; the file has {columns})")
     if raw.empty:
         raise _fail(f"{where}: has a header but no rows")
-    calls = pd.to_numeric(raw["calls"], errors="coerce")
-    bad = calls.isna() & raw["calls"].notna()
+    calls = pd.to_numeric(raw[value], errors="coerce")
+    bad = calls.isna() & raw[value].notna()
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise _fail(
-            f"{where}: line {row + 2}, column calls: expected a number, got {raw['calls'].iloc[row]!r}"
+            f"{where}: line {row + 2}, column {value}: expected a number, got {raw[value].iloc[row]!r}"
         )
     if (calls < 0).any():
         row = int((calls < 0).to_numpy().nonzero()[0][0])
-        raise _fail(f"{where}: line {row + 2}, column calls: must be >= 0, got {calls.iloc[row]:g}")
+        raise _fail(f"{where}: line {row + 2}, column {value}: must be >= 0, got {calls.iloc[row]:g}")
     times = pd.to_datetime(raw[time_col], errors="coerce", utc=True)
     if times.isna().any():
         row = int(times.isna().to_numpy().nonzero()[0][0])
         raise _fail(f"{where}: line {row + 2}, column {time_col}: not a time: {raw[time_col].iloc[row]!r}")
-    raw["calls"] = calls
+    raw[value] = calls
     return raw, time_col
 
 
@@ -92,20 +95,46 @@ def report(
         0.3, "--shrinkage", min=0.0, max=0.99, help="Share of paid time off the phones."
     ),
     snapshot_id: str = typer.Option(None, "--snapshot-id", help="Report a stored snapshot instead."),
-    actuals: Path = typer.Option(None, "--actuals", help="CSV interval_start, calls [, queue]."),
+    actuals: Path = typer.Option(
+        None,
+        "--actuals",
+        help="CSV interval_start, calls [, queue]; ending part-way through an open day adds the Intraday section.",
+    ),
+    scheduled: Path = typer.Option(
+        None,
+        "--scheduled",
+        help="CSV interval_start, agents [, queue]: agents scheduled, for short/over in the Intraday section.",
+    ),
     out: Path = typer.Option(None, "--out", help="Folder (default: settings.reports_dir)."),
     alias: str = typer.Option("champion", "--alias", help="Registry alias of the forecaster."),
 ) -> None:
-    """Write forecast_report.html and forecast_report.json: actuals, forecast, 80% band, required agents."""
+    """Write forecast_report.html and forecast_report.json: actuals, forecast, 80% band, required agents
+    (and, for actuals that end part-way through a day, the intraday reforecast of the rest of it)."""
+    from pydantic import ValidationError
+
     from features.planning import StaffingPlan
     from features.volume import to_intervals
     from model_registry import load
     from servicelens.settings import get_settings
-    from services.forecast.report import plan_frame, snapshot_frame, utc_naive, write_forecast_report
+    from services.base import ClientError
+    from services.forecast.report import (
+        intraday_view,
+        plan_frame,
+        snapshot_frame,
+        utc_naive,
+        write_forecast_report,
+    )
 
     if not 1 <= horizon <= MAX_HORIZON:
         raise _fail(f"--horizon {horizon}: give 1 to {MAX_HORIZON:,} intervals (the forecast API's limit)")
     raw = _read_actuals(actuals) if actuals is not None else None
+    if scheduled is not None and (raw is None or snapshot_id):
+        raise _fail(f"--scheduled {scheduled}: needs --actuals of the day in progress and no --snapshot-id")
+    sched = (
+        _read_actuals(scheduled, "--scheduled", "agents", "agents scheduled per interval")
+        if scheduled
+        else None
+    )
     settings = get_settings()
     settings.ensure_dirs()
     if snapshot_id:
@@ -142,7 +171,7 @@ def report(
             )
         frame = plan_frame(loaded.model, plan)
         title = f"Forecast servicelens-forecast v{loaded.version}"
-    act = None
+    act = intraday = None
     if raw is not None:
         raw, time_col = raw
         raw[time_col] = utc_naive(raw[time_col]).to_numpy()
@@ -150,7 +179,23 @@ def report(
         act = to_intervals(raw, time_col=time_col, interval_minutes=minutes)
         if "queue" not in raw:
             act["queue"] = frame["queue"].iloc[0]
-    html_path, json_path, _ = write_forecast_report(frame, act, title, out or settings.reports_dir)
+        if not snapshot_id:  # the day in progress needs the model: reforecast at its native interval
+            native = to_intervals(raw, time_col=time_col, interval_minutes=loaded.model.interval_minutes)
+            if "queue" not in raw:
+                native["queue"] = frame["queue"].iloc[0]
+            if sched is not None:
+                sched = sched[0].rename(columns={sched[1]: "interval_start"})
+            try:
+                intraday = intraday_view(loaded.model, loaded.version, native, plan, sched)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise _fail(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+            except ClientError as exc:
+                option = "--scheduled" if exc.field.startswith("scheduled") else "--actuals"
+                raise _fail(f"{option}: {exc}") from exc
+    html_path, json_path, _ = write_forecast_report(
+        frame, act, title, out or settings.reports_dir, intraday=intraday
+    )
     typer.echo(f"wrote {html_path} and {json_path}")
 
 

@@ -13,6 +13,12 @@ What a planner reads, per queue:
   the service level those agents achieve, and every interval's agents (also in the CSV);
 - the parameters the agents were computed with (AHT, SL target and threshold, patience,
   shrinkage, occupancy cap) and which queueing model to plan with, and why.
+- when the actuals end part-way through an open day (the day in progress), an *Intraday*
+  section first: the start-of-day forecast and band with the actuals so far, the reforecast of the
+  rest of the day with its band (:func:`intraday_view`, the use case of ``POST /forecast/intraday``),
+  the cut, the observed/expected ratio, the update's factor and weight, and the agents the rest of
+  the day needs (short/over against the agents scheduled when given); its rows are in the JSON's
+  ``intraday`` block and ``forecast_report_intraday.csv``.
 
 Time convention: a tz-aware frame is drawn in its zone (or ``tz``); a naive frame as given.
 Actuals with tz-aware times are matched to the forecast by instant; naive actuals are read on the
@@ -35,6 +41,7 @@ __all__ = [
     "PAID_HOURS_PER_FTE",
     "ReportParams",
     "build_report",
+    "intraday_view",
     "json_safe",
     "plan_frame",
     "snapshot_frame",
@@ -490,6 +497,277 @@ def _interval_table(grp: Any, has_staff: bool, has_actuals: bool) -> str:
     return _table(cols, rows) + note
 
 
+def intraday_view(
+    model: Any, version: str, actuals: Any, plan: Any, scheduled: Any | None = None
+) -> Any | None:
+    """The day in progress, from the use case ``POST /forecast/intraday`` answers with
+    (:func:`services.forecast.intraday_api.intraday_response`), or None when no queue's actuals end
+    part-way through an open day (the report then has no intraday section).
+
+    ``actuals``: ``[queue,] interval_start, calls`` at the model's native interval (a coarser grid
+    would put calls on only the first native slot of each bucket and skew the ratio); ``scheduled``:
+    a frame ``[queue,] interval_start, agents`` (agents scheduled, paid). Times follow the report's convention: tz-aware as given,
+    naive as UTC when the model knows its zone. The cut is the end of each queue's last actual.
+    Raises :class:`services.base.ClientError` (naming the field) for input the use case refuses.
+    """
+    import pandas as pd
+
+    from features.volume import future_intervals, to_local_naive
+    from services.forecast.intraday_api import IntradayRequest, intraday_response
+
+    tz = getattr(model, "tz", None)
+
+    def when(values: Any) -> Any:
+        times = _aware(values)
+        return times.dt.tz_localize("UTC") if times.dt.tz is None and tz else times
+
+    times = when(actuals["interval_start"])
+    frame = pd.DataFrame(
+        {
+            "queue": actuals["queue"].astype(str).to_numpy() if "queue" in actuals else model.queues[0],
+            "interval_start": times.to_numpy() if times.dt.tz is None else times,
+            "calls": pd.to_numeric(actuals["calls"]).to_numpy(float),
+            "_local": to_local_naive(times, tz),
+        }
+    )
+    queues: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for queue in plan.queues:
+        mine = frame[frame["queue"] == queue]
+        if mine.empty:
+            continue
+        last = mine["_local"].max()
+        if not len(future_intervals(model.hours[queue], last, 0)):  # closed for the rest of that day
+            continue
+        today = mine[mine["_local"] >= last.normalize()]
+        queues.append(queue)
+        rows += [
+            {"queue": queue, "interval_start": pd.Timestamp(t).to_pydatetime(), "calls": float(c)}
+            for t, c in zip(today["interval_start"], today["calls"], strict=True)
+        ]
+    if not queues:
+        return None
+    sched: list[dict[str, Any]] = []
+    if scheduled is not None and len(scheduled):
+        sq = scheduled["queue"].astype(str) if "queue" in scheduled else [None] * len(scheduled)
+        sched = [
+            {"queue": q, "interval_start": pd.Timestamp(t).to_pydatetime(), "agents": float(a)}
+            for q, t, a in zip(sq, when(scheduled["interval_start"]), scheduled["agents"], strict=True)
+            if q is None or q in queues
+        ]
+    params = {k: v for k, v in asdict(ReportParams.from_plan(plan)).items() if v is not None}
+    body = IntradayRequest(actuals=rows, queues=queues, scheduled=sched, **params)
+    return intraday_response(model, version, body)
+
+
+def _wall(value: Any) -> Any:
+    """A time of the intraday answer as the naive local wall clock the charts draw."""
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def _intraday_figure(q: Any, native: int, minutes: int, zone_label: str) -> Any:
+    """The day in progress: start-of-day forecast and band with the actuals so far, the reforecast
+    of the rest with its band from the cut on, and the agents the rest of the day needs. Contacts
+    per hour, because the past comes at the model's interval and the rest at the plan's."""
+    import pandas as pd
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    past_step, rest_step = pd.Timedelta(minutes=native), pd.Timedelta(minutes=minutes)
+    px = [_wall(r.interval_start) for r in q.past]
+    rx = [_wall(r.interval_start) for r in q.intervals]
+    per_past, per_rest = 60.0 / native, 60.0 / minutes
+
+    def rate(values: list[Any], per: float) -> list[Any]:
+        return [None if v is None else float(v) * per for v in values]
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.64, 0.36])
+    for x, lo, hi, step, name, color in (
+        (
+            px,
+            [r.lo for r in q.past],
+            [r.hi for r in q.past],
+            past_step,
+            "start-of-day 80% band",
+            "31,119,180",
+        ),
+        (
+            rx,
+            [r.lo for r in q.intervals],
+            [r.hi for r in q.intervals],
+            rest_step,
+            "reforecast 80% band",
+            "255,127,14",
+        ),
+    ):
+        if x:
+            per = per_past if step == past_step else per_rest
+            bx, by = _band_polygon(x, rate(lo, per), rate(hi, per), step)
+            fill = f"rgba({color},0.16)"
+            fig.add_trace(
+                go.Scatter(
+                    x=bx, y=by, fill="toself", fillcolor=fill, line={"width": 0}, name=name, hoverinfo="skip"
+                ),
+                row=1,
+                col=1,
+            )
+    sx, (sy,) = _breaks(
+        px + rx,
+        [
+            rate([r.forecast for r in q.past], per_past)
+            + rate([r.start_of_day for r in q.intervals], per_rest)
+        ],
+        rest_step,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=sx, y=sy, name="start-of-day forecast", line={"color": "#1f77b4", "width": 1.5, "dash": "dash"}
+        ),
+        row=1,
+        col=1,
+    )
+    ax, (ay,) = _breaks(px, [rate([r.actual for r in q.past], per_past)], past_step)
+    fig.add_trace(
+        go.Scatter(x=ax, y=ay, mode="lines", name="actuals so far", line={"color": "black", "width": 1.5}),
+        row=1,
+        col=1,
+    )
+    fx, (fy,) = _breaks(rx, [rate([r.forecast for r in q.intervals], per_rest)], rest_step)
+    fig.add_trace(
+        go.Scatter(x=fx, y=fy, mode="lines", name="reforecast", line={"color": "#e6550d", "width": 2}),
+        row=1,
+        col=1,
+    )
+    if rx:
+        gx, gy = _steps(rx, [r.erlang_a_agents for r in q.intervals], rest_step)
+        line = {"color": "#d62728", "width": 1.5, "shape": "hv"}
+        fig.add_trace(go.Scatter(x=gx, y=gy, name="agents required, Erlang A", line=line), row=2, col=1)
+        if any(r.scheduled is not None for r in q.intervals):
+            kx, ky = _steps(rx, [r.scheduled for r in q.intervals], rest_step)
+            line = {"color": "#2ca02c", "width": 1.5, "shape": "hv", "dash": "dot"}
+            fig.add_trace(go.Scatter(x=kx, y=ky, name="agents scheduled", line=line), row=2, col=1)
+    cut = _wall(q.at)
+    for row in (1, 2):
+        fig.add_vline(x=cut, line={"color": "#555", "width": 1, "dash": "dot"}, row=row, col=1)
+    start = min(px + rx)
+    end = max([x + past_step for x in px] + [x + rest_step for x in rx])
+    fig.update_layout(
+        title={"text": f"{q.queue}: {q.day:%a %Y-%m-%d}, cut at {cut:%H:%M}", "x": 0.01},
+        height=520,
+        margin={"t": 70, "b": 50, "l": 60, "r": 20},
+        legend={"orientation": "h", "y": 1.08, "x": 1.0, "xanchor": "right"},
+        hovermode="x unified",
+    )
+    fig.update_xaxes(range=[start, end])
+    fig.update_xaxes(title_text=f"interval start ({zone_label})", row=2, col=1)
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(title_text="contacts per hour", row=1, col=1)
+    fig.update_yaxes(title_text="agents", row=2, col=1)
+    return fig
+
+
+def _intraday_parts(resp: Any, zone_label: str) -> tuple[list[str], dict[str, Any]]:
+    """HTML and the JSON ``intraday`` block (whose ``rest`` rows are also the intraday CSV) of the
+    day in progress, per queue."""
+    import pandas as pd
+
+    native = min(
+        (
+            int((_wall(b.interval_start) - _wall(a.interval_start)).total_seconds() // 60)
+            for q in resp.queues
+            for a, b in zip(q.past, q.past[1:], strict=False)
+        ),
+        default=resp.interval_minutes,
+    )
+    minutes = resp.interval_minutes
+    html = [
+        "<h2>Intraday: the day in progress</h2>",
+        "<p class='sub'>The rest of the day re-forecast from the actuals so far (the same use case as "
+        "<code>POST /forecast/intraday</code>): the rest is scaled by the observed/expected ratio, shrunk "
+        "by a weight fitted on the training history's backtest. Rest-of-day rows are also in "
+        "<a href='forecast_report_intraday.csv'>forecast_report_intraday.csv</a>.</p>",
+    ]
+    block: dict[str, Any] = {
+        "model_version": resp.model_version,
+        "interval_minutes": minutes,
+        "coverage_level": resp.coverage_level,
+        "queues": {},
+    }
+    for q in resp.queues:
+        rest = pd.DataFrame([r.model_dump() for r in q.intervals])
+        has_sched = bool(len(rest)) and rest["scheduled"].notna().any()
+        rest_total = float(rest["forecast"].sum()) if len(rest) else 0.0
+        morning_total = float(rest["start_of_day"].sum()) if len(rest) else 0.0
+        info = {
+            "day": q.day,
+            "at": q.at,
+            "observed": q.observed,
+            "expected": q.expected,
+            "ratio": q.ratio,
+            "weight": q.weight,
+            "factor": q.factor,
+            "rest_forecast_total": rest_total,
+            "rest_start_of_day_total": morning_total,
+            "rest_erlang_a_agent_hours": float(rest["erlang_a_agents"].sum() * minutes / 60.0)
+            if len(rest)
+            else 0.0,
+            "rest": [r.model_dump() for r in q.intervals],
+        }
+        kpis = [
+            f"<span class='kpi'>cut <b>{_wall(q.at):%H:%M}</b></span>",
+            f"<span class='kpi'>so far <b>{q.observed:,.0f}</b> vs {q.expected:,.0f} expected "
+            f"(ratio <b>{q.ratio:.3f}</b>)</span>",
+            f"<span class='kpi'>update factor <b>{q.factor:.3f}</b> (weight {q.weight:.2f})</span>",
+            f"<span class='kpi'>rest of day <b>{rest_total:,.0f}</b> vs {morning_total:,.0f} start-of-day</span>",
+        ]
+        if has_sched:
+            short = rest["agents_short"].dropna()
+            info["intervals_short"] = int((short > 0).sum())
+            info["intervals_over"] = int((short < 0).sum())
+            info["max_agents_short"] = float(short.max())
+            kpis.append(
+                f"<span class='kpi'>short in <b>{info['intervals_short']}</b> intervals (most "
+                f"{max(info['max_agents_short'], 0):.0f} agents), over in {info['intervals_over']}</span>"
+            )
+        block["queues"][q.queue] = json_safe(info)
+        cols = ["interval", "reforecast", "80% band", "start of day", "agents A", "agents C"]
+        cols += ["scheduled", "short (+) / over (−)", "expected SL", "expected abandon"] if has_sched else []
+        table = []
+        for r in q.intervals:
+            row = [
+                f"{_wall(r.interval_start):%H:%M}",
+                _fmt(r.forecast),
+                f"{r.lo:,.1f}–{r.hi:,.1f}",
+                _fmt(r.start_of_day),
+                str(r.erlang_a_agents),
+                str(r.erlang_c_agents),
+            ]
+            if has_sched:
+                pct = [
+                    f"{100 * v:.1f}%" if v is not None else "–"
+                    for v in (r.expected_service_level, r.expected_abandon)
+                ]
+                row += [
+                    _fmt(r.scheduled, 0),
+                    f"{r.agents_short:+.0f}" if r.agents_short is not None else "–",
+                    *pct,
+                ]
+            table.append(row)
+        fig = _intraday_figure(q, native, minutes, zone_label)
+        html += [
+            f"<h3>{html_lib.escape(q.queue)}</h3>",
+            f"<p>{''.join(kpis)}</p>",
+            fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}),
+            f"<details><summary>Rest of the day ({len(q.intervals)} intervals of {minutes} min)</summary>",
+            _table(cols, table),
+            "</details>",
+        ]
+    return html, json_safe(block)
+
+
 def build_report(
     frame: Any,
     actuals: Any | None,
@@ -499,13 +777,16 @@ def build_report(
     plan: Any | None = None,
     paid_hours: float = PAID_HOURS_PER_FTE,
     script_tag: str = "",
+    intraday: Any | None = None,
 ) -> tuple[str, dict[str, Any], Any]:
     """HTML, a JSON-able summary and the per-interval table (the CSV) of one forecast.
 
     ``frame`` holds ``queue, interval_start, forecast, lo, hi`` and optionally the staffing columns
     of :func:`features.planning.forecast_with_staffing`; ``plan`` (default ``frame.attrs["plan"]``,
     set by :func:`plan_frame`) gives the parameters stated; ``script_tag`` loads plotly.js
-    (:func:`servicelens.reports.plotly_script_tag`; empty inlines nothing and the charts need it).
+    (:func:`servicelens.reports.plotly_script_tag`; empty inlines nothing and the charts need it);
+    ``intraday`` (an :class:`services.forecast.intraday_api.IntradayResponse`, see
+    :func:`intraday_view`) adds the day-in-progress section and the summary's ``intraday`` block.
     """
     import pandas as pd
 
@@ -589,6 +870,9 @@ def build_report(
             "</details>",
         ]
     summary["totals"] = totals
+    if intraday is not None and intraday.queues:
+        intraday_html, summary["intraday"] = _intraday_parts(intraday, zone_label)
+        sections = intraday_html + sections  # the day in progress first: what a planner acts on now
     esc = html_lib.escape(title)
     head = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc}</title>",
@@ -627,22 +911,41 @@ def write_forecast_report(
     tz: str | None = None,
     plan: Any | None = None,
     paid_hours: float = PAID_HOURS_PER_FTE,
+    intraday: Any | None = None,
 ) -> tuple[Path, Path, dict[str, Any]]:
     """Write ``forecast_report.html``, ``.csv`` and ``.json`` (strict JSON: no NaN) into ``folder``,
     plus ``plotly.min.js`` once per folder; returns the HTML and JSON paths and the summary (whose
-    ``files`` name all three)."""
+    ``files`` name all three, and ``intraday_csv`` the rest-of-day rows when ``intraday`` is given)."""
+    import pandas as pd
+
     from servicelens.reports import plotly_script_tag
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     html, summary, table = build_report(
-        frame, actuals, title, tz=tz, plan=plan, paid_hours=paid_hours, script_tag=plotly_script_tag(folder)
+        frame,
+        actuals,
+        title,
+        tz=tz,
+        plan=plan,
+        paid_hours=paid_hours,
+        script_tag=plotly_script_tag(folder),
+        intraday=intraday,
     )
     html_path, json_path = folder / "forecast_report.html", folder / "forecast_report.json"
     csv_path = folder / "forecast_report.csv"
     html_path.write_text(html, encoding="utf-8")
     table.to_csv(csv_path, index=False)
     summary["files"] = {"html": html_path.name, "csv": csv_path.name, "json": json_path.name}
+    if "intraday" in summary:
+        rest = pd.DataFrame(
+            [{"queue": q, **r} for q, v in summary["intraday"]["queues"].items() for r in v["rest"]]
+        )
+        if len(rest):
+            rest.insert(2, "local_time", rest["interval_start"].str[:16].str.replace("T", " "))
+        intraday_csv = folder / "forecast_report_intraday.csv"
+        rest.to_csv(intraday_csv, index=False)
+        summary["files"]["intraday_csv"] = intraday_csv.name
     rows = json_safe(table.drop(columns=["local_time"]).to_dict(orient="records"))
     json_path.write_text(json.dumps({**summary, "rows": rows}, allow_nan=False), encoding="utf-8")
     logger.info("wrote forecast report %s (+ .csv, .json)", html_path)
