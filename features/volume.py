@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ __all__ = [
     "closed_holidays",
     "aggregate",
     "accuracy",
+    "IntervalFileError",
+    "TIME_COLUMNS",
+    "read_interval_csv",
 ]
 
 logger = logging.getLogger(__name__)
@@ -225,3 +229,78 @@ def accuracy(frame: pd.DataFrame, mase_scale: float | None = None) -> dict[str, 
     if "lo" in frame and "hi" in frame and frame["lo"].notna().all():
         out["coverage_80"] = float(np.mean((y >= frame["lo"].to_numpy()) & (y <= frame["hi"].to_numpy())))
     return out
+
+
+#: Time columns an interval file may use, in order of preference.
+TIME_COLUMNS = ("interval_start", "timestamp", "ts")
+
+
+class IntervalFileError(ValueError):
+    """An interval CSV that cannot be used; the message is one line naming the file, line and column."""
+
+
+def _first(mask: pd.Series) -> int:
+    return int(mask.to_numpy().nonzero()[0][0])
+
+
+def read_interval_csv(
+    path: Path,
+    option: str,
+    values: str | tuple[str, ...],
+    *,
+    meaning: str = "",
+    allow_blank: bool = False,
+) -> tuple[pd.DataFrame, str, str]:
+    """Read ``[queue,] TIME, VALUE`` rows (actual contacts, scheduled agents, required agents per
+    interval) and check them before anyone uses them: a readable non-empty CSV, a time column
+    (:data:`TIME_COLUMNS`), a numeric VALUE column (the first of ``values`` present) >= 0 and times
+    that parse. Returns ``(rows with VALUE as numbers, time column, value column)``; times stay as
+    written, so each caller applies its own zone rule. Raises :class:`IntervalFileError`.
+
+    One reader for every CLI that takes such a file (``forecast report``, ``forecast intraday``,
+    ``monitor intraday``, ``schedule solve``), so they accept and refuse the same things.
+    ``allow_blank``: empty VALUE cells are kept as missing instead of refused.
+    """
+    names = (values,) if isinstance(values, str) else tuple(values)
+    where = f"{option} {path}"
+    if not path.is_file():
+        raise IntervalFileError(f"{where}: no such file")
+    try:
+        # Only an empty cell is missing: "n/a", "NA" or "null" in a count is text, refused below, not
+        # quietly read as a gap (pandas' default NA strings would do that).
+        raw = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError as exc:
+        raise IntervalFileError(f"{where}: empty file (no header, no rows)") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise IntervalFileError(f"{where}: not a readable CSV ({exc})") from exc
+    columns = ", ".join(map(str, raw.columns))
+    time_col = next((c for c in TIME_COLUMNS if c in raw), None)
+    if time_col is None:
+        expected = f"{', '.join(TIME_COLUMNS[:-1])} or {TIME_COLUMNS[-1]}"
+        raise IntervalFileError(f"{where}: no time column (expected {expected}; the file has {columns})")
+    value = next((c for c in names if c in raw), None)
+    if value is None:
+        what = f"{' or '.join(names)} column" + (f" ({meaning})" if meaning else "")
+        raise IntervalFileError(f"{where}: no {what}; the file has {columns}")
+    if raw.empty:
+        raise IntervalFileError(f"{where}: has a header but no rows")
+    numbers = pd.to_numeric(raw[value], errors="coerce")
+    bad = numbers.isna() & (raw[value].notna() if allow_blank else True)
+    if bad.any():
+        row = _first(bad)
+        cell = raw[value].iloc[row]
+        got = "an empty cell" if pd.isna(cell) else repr(cell)
+        raise IntervalFileError(f"{where}: line {row + 2}, column {value}: expected a number, got {got}")
+    if (numbers < 0).any():
+        row = _first(numbers < 0)
+        raise IntervalFileError(
+            f"{where}: line {row + 2}, column {value}: must be >= 0, got {numbers.iloc[row]:g}"
+        )
+    times = pd.to_datetime(raw[time_col], errors="coerce", utc=True, format="mixed")
+    if times.isna().any():
+        row = _first(times.isna())
+        raise IntervalFileError(
+            f"{where}: line {row + 2}, column {time_col}: not a time: {raw[time_col].iloc[row]!r}"
+        )
+    raw[value] = numbers
+    return raw, time_col, value

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from features.staffing import erlang_a_metrics, erlang_a_required
+from features.volume import IntervalFileError, read_interval_csv
 
 __all__ = [
     "ALERT_KIND",
@@ -64,7 +65,6 @@ logger = logging.getLogger(__name__)
 ALERT_KIND = "intraday_sl_risk"
 #: the standard-normal quantile of an 80 % two-sided band's upper bound
 _Z80 = 1.2815515655446004
-_TIME_COLUMNS = ("interval_start", "timestamp", "ts")
 
 
 class IntradayInputError(ValueError):
@@ -556,37 +556,11 @@ def read_interval_file(
     (``agents``) averaged. Raises :class:`IntradayInputError` naming the file, column and line."""
     queues = list(queues)
     where = f"{option} {path}"
-    if not path.is_file():
-        raise IntradayInputError(f"{where}: no such file")
     try:
-        raw = pd.read_csv(path)
-    except pd.errors.EmptyDataError as exc:
-        raise IntradayInputError(f"{where}: empty file (no header, no rows)") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise IntradayInputError(f"{where}: not a readable CSV ({exc})") from exc
-    columns = ", ".join(map(str, raw.columns))
-    time_col = next((c for c in _TIME_COLUMNS if c in raw), None)
-    for name, present in (("time", time_col is not None), (value_col, value_col in raw)):
-        if not present:
-            expected = "interval_start, timestamp or ts" if name == "time" else value_col
-            raise IntradayInputError(
-                f"{where}: no {name} column (expected {expected}; the file has {columns})"
-            )
-    if raw.empty:
-        raise IntradayInputError(f"{where}: has a header but no rows")
-    values = pd.to_numeric(raw[value_col], errors="coerce")
-    for bad, what in ((values.isna(), "expected a number"), (values < 0, "must be >= 0")):
-        if bad.any():
-            row = _line_of(bad)
-            raise IntradayInputError(
-                f"{where}: line {row + 2}, column {value_col}: {what}, got {raw[value_col].iloc[row]!r}"
-            )
-    parsed = pd.to_datetime(raw[time_col], errors="coerce", utc=True, format="mixed")
-    if parsed.isna().any():
-        row = _line_of(parsed.isna())
-        raise IntradayInputError(
-            f"{where}: line {row + 2}, column {time_col}: not a time: {raw[time_col].iloc[row]!r}"
-        )
+        raw, time_col, _ = read_interval_csv(path, option, value_col)
+    except IntervalFileError as exc:
+        raise IntradayInputError(str(exc)) from exc
+    values = raw[value_col]
     if "queue" in raw:
         queue = raw["queue"].astype(str)
         unknown = ~queue.isin(queues)

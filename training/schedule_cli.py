@@ -70,34 +70,16 @@ def _read_structured(path: Path, option: str, key: str | None = None) -> Any:
 
 
 def _read_rows(path: Path, option: str, value_columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    """CSV rows with a time column and a numeric one, or exit 2 naming the file, line and column."""
-    import pandas as pd
+    """CSV rows with a time column and a numeric one, or exit 2 naming the file, line and column
+    (:func:`features.volume.read_interval_csv`'s checks)."""
+    from features.volume import IntervalFileError, read_interval_csv
 
-    if not path.is_file():
-        raise _fail(f"{option} {path}: no such file")
     try:
-        raw = pd.read_csv(path)
-    except pd.errors.EmptyDataError as exc:
-        raise _fail(f"{option} {path}: empty file (no header, no rows)") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise _fail(f"{option} {path}: not a readable CSV ({exc})") from exc
-    value = next((c for c in value_columns if c in raw), None)
-    if "interval_start" not in raw or value is None:
-        raise _fail(
-            f"{option} {path}: needs columns interval_start and {' or '.join(value_columns)} "
-            f"(the file has {', '.join(map(str, raw.columns))})"
-        )
-    if raw.empty:
-        raise _fail(f"{option} {path}: has a header but no rows")
-    numbers = pd.to_numeric(raw[value], errors="coerce")
-    bad = numbers.isna().to_numpy().nonzero()[0]
-    if len(bad):
-        raise _fail(
-            f"{option} {path}: line {bad[0] + 2}, column {value}: expected a number, got {raw[value].iloc[bad[0]]!r}"
-        )
+        raw, time_col, value = read_interval_csv(path, option, value_columns)
+    except IntervalFileError as exc:
+        raise _fail(exc) from exc
     return [
-        {"interval_start": str(t), "agents": float(v)}
-        for t, v in zip(raw["interval_start"], numbers, strict=True)
+        {"interval_start": str(t), "agents": float(v)} for t, v in zip(raw[time_col], raw[value], strict=True)
     ]
 
 

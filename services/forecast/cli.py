@@ -19,8 +19,6 @@ logger = logging.getLogger(__name__)
 #: The longest forecast one report draws: the forecast API's limit
 #: (``services.forecast.service.MAX_HORIZON``; not imported: that module loads BentoML).
 MAX_HORIZON = 20_000
-#: Time columns the actuals may use, in order of preference.
-_TIME_COLUMNS = ("interval_start", "timestamp", "ts")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -33,47 +31,13 @@ def _read_actuals(
     path: Path, option: str = "--actuals", value: str = "calls", meaning: str = "actual contacts per interval"
 ) -> tuple[Any, str]:
     """The ``--actuals`` rows (or ``--scheduled``'s, ``value="agents"``) and their time column, or
-    exit 2 naming the file, column and row.
+    exit 2 naming the file, column and row (:func:`features.volume.read_interval_csv`'s checks)."""
+    from features.volume import IntervalFileError, read_interval_csv
 
-    Checked before anything is drawn: a readable non-empty CSV, a time column, a numeric ``value``
-    column >= 0 (the first bad cell is named by its line) and parseable times.
-    """
-    import pandas as pd
-
-    where = f"{option} {path}"
-    if not path.is_file():
-        raise _fail(f"{where}: no such file")
     try:
-        raw = pd.read_csv(path)
-    except pd.errors.EmptyDataError as exc:
-        raise _fail(f"{where}: empty file (no header, no rows)") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise _fail(f"{where}: not a readable CSV ({exc})") from exc
-    columns = ", ".join(map(str, raw.columns))
-    time_col = next((c for c in _TIME_COLUMNS if c in raw), None)
-    if time_col is None:
-        raise _fail(
-            f"{where}: no time column (expected {', '.join(_TIME_COLUMNS[:-1])} or {_TIME_COLUMNS[-1]}; the file has {columns})"
-        )
-    if value not in raw:
-        raise _fail(f"{where}: no {value} column ({meaning}; the file has {columns})")
-    if raw.empty:
-        raise _fail(f"{where}: has a header but no rows")
-    calls = pd.to_numeric(raw[value], errors="coerce")
-    bad = calls.isna() & raw[value].notna()
-    if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
-        raise _fail(
-            f"{where}: line {row + 2}, column {value}: expected a number, got {raw[value].iloc[row]!r}"
-        )
-    if (calls < 0).any():
-        row = int((calls < 0).to_numpy().nonzero()[0][0])
-        raise _fail(f"{where}: line {row + 2}, column {value}: must be >= 0, got {calls.iloc[row]:g}")
-    times = pd.to_datetime(raw[time_col], errors="coerce", utc=True)
-    if times.isna().any():
-        row = int(times.isna().to_numpy().nonzero()[0][0])
-        raise _fail(f"{where}: line {row + 2}, column {time_col}: not a time: {raw[time_col].iloc[row]!r}")
-    raw[value] = calls
+        raw, time_col, _ = read_interval_csv(path, option, value, meaning=meaning, allow_blank=True)
+    except IntervalFileError as exc:
+        raise _fail(str(exc)) from exc
     return raw, time_col
 
 

@@ -22,31 +22,22 @@ def _fail(message: object) -> typer.Exit:
 
 
 def _rows(path: Path, option: str, value_col: str) -> list[dict[str, Any]]:
-    """CSV rows ``[queue,] interval_start, VALUE`` as request rows, or exit 2 naming option and file."""
+    """CSV rows ``[queue,] interval_start, VALUE`` as request rows, or exit 2 naming option, file,
+    line and column (:func:`features.volume.read_interval_csv`'s checks). Naive times stay naive:
+    the request reads them as the queue's local time."""
     import pandas as pd
 
-    if not path.is_file():
-        raise _fail(f"{option} {path}: no such file")
+    from features.volume import IntervalFileError, read_interval_csv
+
     try:
-        raw = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(f"{option} {path}: not a readable CSV with a header ({exc})") from exc
-    missing = [c for c in ("interval_start", value_col) if c not in raw]
-    if missing or raw.empty:
-        what = f"no column(s) {', '.join(missing)}" if missing else "has a header but no rows"
-        raise _fail(f"{option} {path}: {what} (the file has {', '.join(map(str, raw.columns))})")
-    values = pd.to_numeric(raw[value_col], errors="coerce")
-    if values.isna().any():
-        row = int(values.isna().to_numpy().nonzero()[0][0])
-        raise _fail(f"{option} {path}: line {row + 2}, column {value_col}: expected a number")
-    times = pd.to_datetime(raw["interval_start"], errors="coerce")
-    if times.isna().any():
-        row = int(times.isna().to_numpy().nonzero()[0][0])
-        raise _fail(f"{option} {path}: line {row + 2}, column interval_start: not a time")
+        raw, time_col, _ = read_interval_csv(path, option, value_col)
+    except IntervalFileError as exc:
+        raise _fail(exc) from exc
+    times = pd.to_datetime(raw[time_col], format="mixed")
     queues = raw["queue"].astype(str) if "queue" in raw else [None] * len(raw)
     return [
         {"queue": q, "interval_start": t.isoformat(), value_col: float(v)}
-        for q, t, v in zip(queues, times, values, strict=True)
+        for q, t, v in zip(queues, times, raw[value_col], strict=True)
     ]
 
 

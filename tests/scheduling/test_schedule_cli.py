@@ -114,7 +114,7 @@ def test_bad_requirement_and_templates(tmp_path: Path) -> None:
     files = _files(tmp_path)
     neg = _requirement(tmp_path / "neg.csv", [2, -1, 3])
     _one_line_exit_2(
-        _run("solve", "--requirement", str(neg), *files), "--requirement", "requirement.1.agents"
+        _run("solve", "--requirement", str(neg), *files), "--requirement", "line 3", "agents", ">= 0"
     )
     text = tmp_path / "text.csv"
     text.write_text("interval_start,agents\n2025-03-03 08:00,2\n2025-03-03 09:00,two\n")
