@@ -203,7 +203,7 @@ TASKS: tuple[TaskSpec, ...] = (
         name="schedule",
         title="Shifts and weekly rosters from the staffing requirement (CP-SAT)",
         registered=False,
-        cli=("training.schedule_cli",),
+        cli=("training.schedule_cli", "services.forecast.schedule_cli"),
         help="Shift schedules and rosters: solve, roster, evaluate (plan vs staffed on a per-call log).",
     ),
     TaskSpec(

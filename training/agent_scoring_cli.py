@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from training.cli_output import contract_line
+from servicelens.cli_output import contract_line
 
 __all__ = ["register"]
 

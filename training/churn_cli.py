@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from training.cli_output import contract_line, json_safe
+from servicelens.cli_output import contract_line, json_safe
 
 __all__ = ["register"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from training.cli_output import contract_line, json_safe, print_metrics_table, status
+from servicelens.cli_output import contract_line, json_safe, print_metrics_table, status
 
 __all__ = ["register"]
 

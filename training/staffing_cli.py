@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from training.cli_output import contract_line, json_safe, print_metrics_table
+from servicelens.cli_output import contract_line, json_safe, print_metrics_table
 
 __all__ = ["register"]
 

@@ -28,7 +28,6 @@ the convention of stored snapshots and ``monitoring.forecast_accuracy``.
 
 from __future__ import annotations
 
-import datetime as dt
 import html as html_lib
 import json
 import logging
@@ -36,6 +35,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from servicelens.cli_output import json_safe
 
 __all__ = [
     "PAID_HOURS_PER_FTE",
@@ -139,23 +140,6 @@ def _aware(values: Any) -> Any:
             return pd.to_datetime(pd.Series(values).reset_index(drop=True))
     except (ValueError, TypeError, FutureWarning):
         return pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True)
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` as strict JSON: NaN and inf become null, numpy scalars Python numbers, times ISO."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    return value
 
 
 def _iso(series: Any) -> list[str]:

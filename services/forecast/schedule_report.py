@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from servicelens.cli_output import json_safe
 from servicelens.stores.retention import escape_csv_frame
-from services.forecast.report import json_safe
 
 __all__ = ["build_schedule_report", "write_schedule_report"]
 

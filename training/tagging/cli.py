@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from training.cli_output import contract_line
+from servicelens.cli_output import contract_line
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,11 +1,13 @@
-"""Printing helpers shared by the ``train``/``evaluate`` commands of the task CLIs.
+"""Printing helpers shared by every command of the one CLI (training, serving and monitoring alike).
 
-Kept apart from any one task so forecast and staffing (and later tasks) print their contract
-reports the same way; importing it is cheap (typer only, rich inside :func:`status`).
+In the core so that ``training/`` and ``services/`` CLIs print contract reports, spinners and strict
+JSON the same way without importing each other; importing it is cheap (typer only, rich inside
+:func:`status`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Any
@@ -30,7 +32,7 @@ def contract_line(report: dict[str, Any], **dumps: Any) -> str:
 
 
 def json_safe(obj: Any) -> Any:
-    """JSON-safe copy: NaN/inf become null, numpy scalars become Python numbers, keys strings."""
+    """Strict-JSON copy: NaN/inf become null, numpy scalars Python numbers, keys strings, times ISO 8601."""
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -39,6 +41,8 @@ def json_safe(obj: Any) -> Any:
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
+    if isinstance(obj, dt.datetime | dt.date):
+        return obj.isoformat()
     return obj
 
 
@@ -48,11 +52,16 @@ def print_metrics_table(report: dict[str, Any], name: str) -> None:
     keys = list(report["model"])
     typer.echo(f"{'model':<28}" + "".join(f"{k:>20}" for k in keys))
     for label, metrics in rows.items():
-        cells = "".join(
-            f"{metrics.get(k):>20.4f}" if isinstance(metrics.get(k), float) else f"{'-':>20}" for k in keys
-        )
+        cells = "".join(_cell(metrics.get(k)) for k in keys)
         typer.echo(f"{label:<28}{cells}")
     typer.echo(f"seconds: {report['seconds']}")
+
+
+def _cell(value: Any) -> str:
+    """A metric in the table: floats to 4 places, counts as integers, anything else as ``-``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{'-':>20}"
+    return f"{value:>20d}" if isinstance(value, int) else f"{value:>20.4f}"
 
 
 def status(message: str) -> Any:
