@@ -23,10 +23,10 @@ The default scores 2,000,000 customers (about 5 minutes on 2 busy shared cores, 
 included) and projects the time of 10,000,000 from the measured rate; ``--rows 10000000`` runs the
 full size (about 5x the scoring time, plus 5x the generation).
 
-``--unset-malloc-trim`` spawns the workers without distributed's ``MALLOC_TRIM_THRESHOLD_=65536``
-(measured: about 2x faster churn scoring on the workers; see the dask-batch note). Helpers here
-(:func:`isolated_home`, :func:`worker_peaks_mb`, :func:`unset_malloc_trim`, :func:`print_table`) are
-reused by ``benchmarks/scale_tagging.py``.
+Workers run without distributed's ``MALLOC_TRIM_THRESHOLD_=65536`` (``servicelens.compute`` unsets it:
+with it, churn scoring on the workers measured 2.7x slower at 10M rows). Helpers here
+(:func:`isolated_home`, :func:`worker_peaks_mb`, :func:`print_table`) are reused by
+``benchmarks/scale_tagging.py``.
 """
 
 from __future__ import annotations
@@ -67,14 +67,6 @@ def worker_peaks_mb(client: Any) -> list[float]:
         line = next(line for line in text.splitlines() if line.startswith("VmHWM:"))
         peaks.append(int(line.split()[1]) / 1024)  # kB
     return sorted(peaks)
-
-
-def unset_malloc_trim() -> None:
-    """Spawn LocalCluster workers without distributed's MALLOC_TRIM_THRESHOLD_=65536, which turns off
-    glibc's dynamic mmap threshold and makes numpy-heavy scoring about 2x slower on workers."""
-    import dask
-
-    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -118,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scheduler", default=None, help="Use this Dask scheduler (tcp://...) instead.")
     ap.add_argument("--data", type=Path, default=TELCO, help="Telco CSV the champion is trained on.")
     ap.add_argument("--keep-data", action="store_true", help="Keep the generated inputs and outputs.")
-    ap.add_argument("--unset-malloc-trim", action="store_true", help=unset_malloc_trim.__doc__)
     args = ap.parse_args(argv)
-    if args.unset_malloc_trim:
-        unset_malloc_trim()
     scratch = isolated_home("sl_scale_churn_")
 
     import numpy as np
@@ -198,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         load = os.getloadavg()
         print(
             f"\nnproc={os.cpu_count()}, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the end; "
-            f"partition rows {args.partition_rows:,}; MALLOC_TRIM_THRESHOLD_ on workers "
-            f"{'unset' if args.unset_malloc_trim else 'as distributed sets it'}; command: {' '.join(sys.argv)}"
+            f"partition rows {args.partition_rows:,}; MALLOC_TRIM_THRESHOLD_ unset on workers; "
+            f"command: {' '.join(sys.argv)}"
         )
     finally:
         if args.keep_data:

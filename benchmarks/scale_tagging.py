@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale_churn import isolated_home, print_table, unset_malloc_trim, worker_peaks_mb  # noqa: E402
+from scale_churn import isolated_home, print_table, worker_peaks_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BANKING77 = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
@@ -66,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", default="tfidf", help="Model families of the champion (comma list).")
     ap.add_argument("--workers", default="2", help="Comma list of LocalCluster sizes to run (e.g. 1,2).")
     ap.add_argument("--data", type=Path, default=BANKING77, help="Labelled texts (text, category).")
-    ap.add_argument("--unset-malloc-trim", action="store_true", help=unset_malloc_trim.__doc__)
     args = ap.parse_args(argv)
-    if args.unset_malloc_trim:
-        unset_malloc_trim()
     if not args.data.exists():
         print(f"{args.data}: no such file", file=sys.stderr)
         return 2
@@ -151,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         load_avg = os.getloadavg()
         print(
             f"\nnproc={os.cpu_count()}, load average {load_avg[0]:.1f}/{load_avg[1]:.1f}/{load_avg[2]:.1f} at the "
-            f"end; partition rows {args.partition_rows:,}; MALLOC_TRIM_THRESHOLD_ on workers "
-            f"{'unset' if args.unset_malloc_trim else 'as distributed sets it'}; command: {' '.join(sys.argv)}"
+            f"end; partition rows {args.partition_rows:,}; MALLOC_TRIM_THRESHOLD_ unset on workers; "
+            f"command: {' '.join(sys.argv)}"
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -85,6 +85,8 @@ _QUIET = {
     "git": "subprocess calls of GitPython (code version lookup)",
     # spaCy's "Created vocabulary" / "Finished initializing nlp object" for every textcat fit
     "spacy": "two lines per textcat fit",
+    # a LocalCluster start/stop logs ~50 INFO lines (scheduler, nanny, worker addresses)
+    "distributed": "cluster start/stop chatter",
 }
 
 #: Library loggers that add their own stderr handler when imported. spaCy adds one to ``spacy``
