@@ -13,7 +13,7 @@ import httpx
 if TYPE_CHECKING:
     from servicelens.demo._state import DemoState
 
-__all__ = ["call_all", "drift_check", "forecast_report"]
+__all__ = ["call_all", "drift_check", "forecast_report", "week_schedule"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,33 @@ def forecast_report(state: DemoState) -> None:
     state.reports["forecast"] = html
     state.reports["forecast_csv"] = html.with_suffix(".csv")
     state.reports["forecast_json"] = json_path
+
+
+def week_schedule(state: DemoState) -> None:
+    """Shifts for the next week of every queue from the ``@champion`` forecast: volume -> Erlang A agents ->
+    CP-SAT shifts, the use case of ``POST /schedule`` and ``servicelens schedule solve --queue``."""
+    from model_registry import load
+    from services.forecast.schedule_api import ScheduleRequest, solve_request
+    from services.forecast.schedule_cli import write_schedule
+
+    loaded = load("forecast", settings=state.settings)
+    minutes = max(15, int(loaded.model.interval_minutes))
+    minutes -= minutes % int(loaded.model.interval_minutes)
+    body = ScheduleRequest.model_validate(
+        {
+            "forecast": {"queues": list(loaded.model.queues), "days": 7, "interval_minutes": minutes},
+            "time_limit_s": 10,
+        }
+    )
+    _, result = solve_request(body, loaded.model)
+    files = write_schedule(result, loaded.version, state.settings.reports_dir / "schedule")
+    state.reports["schedule"] = files["html"]
+    state.reports["schedule_csv"] = files["csv"]
+    state.reports["schedule_shifts_csv"] = files["shifts"]
+    summary = result.summary()
+    state.figures["schedule"] = {
+        k: summary.get(k) for k in ("status", "paid_hours", "under_agent_intervals", "gap")
+    }
 
 
 def drift_check(state: DemoState) -> None:

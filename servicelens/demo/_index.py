@@ -50,6 +50,8 @@ th{background:#f3f3f3}.bad{color:#b00}.ok{color:#070}code{background:#f6f6f6;pad
 </table>{% endif %}
 {% if drift %}<h2>Drift check</h2><p>dataset drift: <b>{{ drift.dataset_drift }}</b>; drifted share
 {{ drift.drifted_share }}; drifted columns: {{ drift.drifted_columns | join(', ') or 'none' }}</p>{% endif %}
+{% if schedule %}<h2>Next week's shifts (from the forecast)</h2><p>{{ schedule.status }}: {{ schedule.paid_hours }}
+paid hours, {{ schedule.under_agent_intervals }} agent-intervals short, optimality gap {{ schedule.gap }}</p>{% endif %}
 <h2>Step timings</h2><table>{% for k, v in timings %}<tr><td>{{ k }}</td><td>{{ v }} s</td></tr>{% endfor %}</table>
 </body></html>
 """
@@ -107,6 +109,7 @@ def write_index(state: DemoState) -> Path:
             refused=refused,
             calls=state.figures.get("calls", {}).get("table", []),
             drift=state.figures.get("drift"),
+            schedule=state.figures.get("schedule"),
             timings=[(k, round(v, 1)) for k, v in state.timings.items()],
         )
     )

@@ -124,6 +124,12 @@ def _step_report(state: DemoState) -> None:
     forecast_report(state)
 
 
+def _step_schedule(state: DemoState) -> None:
+    from servicelens.demo._calls import week_schedule
+
+    week_schedule(state)
+
+
 def _step_drift(state: DemoState) -> None:
     from servicelens.demo._calls import drift_check
 
@@ -147,6 +153,7 @@ def run_demo(data_dir: Path | None = None, seed: int = 42, days: int = 84, serve
         ("data", _step_data),
         *((f"train {spec.name}", _step_train(spec)) for spec in registered_tasks()),
         ("forecast report", _step_report),
+        ("week's shifts", _step_schedule),
     ]
     if serve:
         steps += [("start services", _step_serve), ("call every endpoint", _step_calls)]

@@ -120,6 +120,13 @@ class ScheduleForecast(StaffingTargets):
 
     queues: list[str] = Field(min_length=1, max_length=50)
     horizon: int = Field(96 * 7, gt=0, le=MAX_INTERVALS, description="Open intervals to forecast.")
+    days: int | None = Field(
+        None,
+        ge=1,
+        le=31,
+        description="Plan this many calendar days from the first interval, every queue to the same end "
+        "(replaces horizon, which counts open intervals and so ends each queue on a different day).",
+    )
     interval_minutes: int = Field(15, gt=0, le=1440)
     start: Time | None = Field(None, description="First interval (default: after the training data).")
     special_days: dict[dt.date, Annotated[float, Field(gt=0, le=10)]] = Field(
@@ -310,9 +317,13 @@ def _forecast_requirement(forecaster: Any, fc: ScheduleForecast) -> Any:
 
     _check_queues(forecaster, fc.queues, "forecast.queues")
     _check_interval(forecaster, fc.interval_minutes)
-    _check_size(forecaster, fc.horizon, fc.interval_minutes, len(fc.queues))
-    plan = StaffingPlan(**fc.model_dump(exclude={"staffing_model"}))
+    horizon = fc.days * 24 * 60 // fc.interval_minutes if fc.days else fc.horizon
+    _check_size(forecaster, horizon, fc.interval_minutes, len(fc.queues))
+    plan = StaffingPlan(**fc.model_dump(exclude={"staffing_model", "days", "horizon"}), horizon=horizon)
     frames = [item.frame for item in forecast_with_staffing(forecaster, plan)]
+    if fc.days:  # a calendar window: as many open intervals as fit, the same end for every queue
+        end = min(f["interval_start"].min() for f in frames) + pd.Timedelta(days=fc.days)
+        frames = [f[f["interval_start"] < end] for f in frames]
     by_time = pd.concat(frames, ignore_index=True).groupby("interval_start")
     agents = by_time[f"{fc.staffing_model}_agents"].sum().sort_index()
     full = pd.date_range(agents.index[0], agents.index[-1], freq=f"{fc.interval_minutes}min")

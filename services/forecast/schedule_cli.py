@@ -17,7 +17,7 @@ import typer
 
 from servicelens.cli_output import json_safe, status
 
-__all__ = ["register"]
+__all__ = ["register", "write_schedule"]
 
 
 def _fail(message: object) -> typer.Exit:
@@ -93,6 +93,13 @@ def solve(
     horizon: int = typer.Option(
         96 * 7, "--horizon", min=1, help="Open intervals to forecast (with --queue)."
     ),
+    days: int = typer.Option(
+        None,
+        "--days",
+        min=1,
+        max=31,
+        help="Calendar days to plan, every queue to the same end (replaces --horizon).",
+    ),
     interval_minutes: int = typer.Option(15, "--interval-minutes", min=1, help="Interval (with --queue)."),
     hard_coverage: bool = typer.Option(
         None, "--hard-coverage/--soft-coverage", help="Refuse any under-coverage (default: the request's)."
@@ -122,6 +129,8 @@ def solve(
         given["requirement"] = "--requirement"
     if queue:
         body["forecast"] = {"queues": list(queue), "horizon": horizon, "interval_minutes": interval_minutes}
+        if days is not None:
+            body["forecast"]["days"] = days
         given["forecast"] = "--queue"
     if templates is not None:
         body["templates"] = _read_structured(templates, "--templates", key="templates")
@@ -150,7 +159,7 @@ def solve(
             _, result = solve_request(parsed, forecaster)
     except ClientError as exc:
         raise _fail(_field_line(exc, _option_of(exc.field, given))) from exc
-    files = _write_schedule(result, version, out)
+    files = write_schedule(result, version, out)
     summary = {**result.summary(), "model_version": version, "files": {k: str(v) for k, v in files.items()}}
     if as_json:
         typer.echo(json.dumps(json_safe(summary)))
@@ -172,7 +181,7 @@ def _reports_dir() -> Path:
     return Path(settings.reports_dir)
 
 
-def _write_schedule(result: Any, version: str | None, out: Path | None) -> dict[str, Path]:
+def write_schedule(result: Any, version: str | None, out: Path | None) -> dict[str, Path]:
     """The HTML/CSV/JSON report and the shifts CSV (the roster command's ``--shifts``)."""
     import pandas as pd
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pandas as pd
@@ -92,6 +93,20 @@ def test_schedule_from_a_forecast_in_one_call(served) -> None:
     weights = [r["weight"] for r in out["coverage"] if r["required"] > 0]
     assert len(set(weights)) > 1 and sum(weights) / len(weights) == pytest.approx(1.0)
     assert {s["template"] for s in out["shifts"]} <= {"full_time_8h", "part_time_6h", "part_time_4h"}
+
+
+def test_schedule_of_calendar_days_ends_every_queue_on_the_same_day(served) -> None:
+    """``days`` plans a calendar window: queues open different hours, yet none runs past the window
+    (``horizon`` counts open intervals, so a queue with short hours would run on for extra days)."""
+    c, _ = served
+    fc = {"queues": ["billing", "email"], "days": 2, "interval_minutes": 30}
+    out = c.post("/schedule", json={"forecast": fc, "time_limit_s": 1, "relative_gap": 0.05})
+    assert out.status_code == 200, out.text
+    times = sorted(r["interval_start"] for r in out.json()["coverage"] if r["required"] > 0)
+    first, last = (dt.datetime.fromisoformat(t) for t in (times[0], times[-1]))
+    assert dt.timedelta(days=1) < last - first < dt.timedelta(days=2)
+    bad = c.post("/schedule", json={"forecast": {**fc, "days": 40}})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "forecast.days", bad.text
 
 
 _LONG = {**_TEMPLATES[1], "length_minutes": 1500}
