@@ -534,6 +534,14 @@ def intraday_view(
     sched: list[dict[str, Any]] = []
     if scheduled is not None and len(scheduled):
         sq = scheduled["queue"].astype(str) if "queue" in scheduled else [None] * len(scheduled)
+        idle = sorted({q for q in sq if q is not None and q not in queues})
+        if idle:  # refused, not dropped: the planner would read "no shortfall" for those queues
+            from services.base import ClientError
+
+            raise ClientError(
+                "scheduled",
+                f"rows for queue(s) {', '.join(idle)}, which have no day in progress in the actuals",
+            )
         sched = [
             {"queue": q, "interval_start": pd.Timestamp(t).to_pydatetime(), "agents": float(a)}
             for q, t, a in zip(sq, when(scheduled["interval_start"]), scheduled["agents"], strict=True)

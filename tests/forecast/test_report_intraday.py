@@ -104,6 +104,19 @@ def test_actuals_cut_at_11_add_the_intraday_section(registered, tmp_path: Path) 
     assert len(csv) == len(rest) and csv["local_time"].iloc[0] == f"{day:%Y-%m-%d} 11:00"
     assert data["files"]["intraday_csv"] == "forecast_report_intraday.csv"
     assert (out / "forecast_report.html").stat().st_size < 500_000
+    # agents scheduled for a queue with no day in progress are refused, not silently dropped
+    pd.DataFrame({"queue": ["payroll"], "interval_start": [cut.isoformat()], "agents": [3]}).to_csv(
+        tmp_path / "other.csv", index=False
+    )
+    code, text, _, _ = _report(
+        home,
+        tmp_path / "out3",
+        "--actuals",
+        str(tmp_path / "actuals.csv"),
+        "--scheduled",
+        str(tmp_path / "other.csv"),
+    )
+    assert code == 2 and "--scheduled" in text and "payroll" in text and "Traceback" not in text, text
 
 
 def test_whole_days_of_actuals_add_no_intraday_section(registered, tmp_path: Path) -> None:
