@@ -15,7 +15,15 @@ import pandas as pd
 
 from features.calls import parse_calls, queue_state_features
 
-__all__ = ["ABANDON_FEATURES", "AbandonmentPredictor", "rule_threshold", "precision_recall_at"]
+__all__ = [
+    "ABANDON_FEATURES",
+    "AbandonmentPredictor",
+    "CALL_RANGES",
+    "CallDataError",
+    "rule_threshold",
+    "precision_recall_at",
+    "validate_calls",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,63 @@ ABANDON_FEATURES: list[str] = [
     "cust_prior_hangs",
 ]
 CALL_TYPES: list[str] = ["IN", "NE", "NW", "PE", "PS", "TT"]
+#: Valid values of the numeric inputs: (lowest, highest or None, highest allowed). The same ranges as the
+#: intervention service's per-event schema (``services.intervention.evaluate.CallerEvent``), for frames.
+CALL_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    "hour": (0, 24, False),
+    "weekday": (0, 6, True),
+    "priority": (0, 2, True),
+    "vru_time": (0, None, True),
+    "identified": (0, 1, True),
+    "queue_len": (0, None, True),
+    "queue_ahead": (0, None, True),
+    "queue_ahead_type": (0, None, True),
+    "queue_higher": (0, None, True),
+    "oldest_wait_type": (0, None, True),
+    "predicted_wait_rate": (0, None, True),
+    "predicted_wait_type": (0, None, True),
+    "les_wait_same_prio": (0, None, True),
+    "les_wait_type": (0, None, True),
+    "abandon_rate_same_prio": (0, 1, True),
+    "abandon_rate_type": (0, 1, True),
+    "cust_prior_calls": (0, None, True),
+    "cust_prior_hangs": (0, None, True),
+}
+
+
+class CallDataError(ValueError):
+    """A caller-event value the model cannot use; ``field``, ``message`` and the 0-based ``row``."""
+
+    def __init__(self, field: str, message: str, row: int | None = None) -> None:
+        super().__init__(f"{field}: {message}" + (f" (row {row})" if row is not None else ""))
+        self.field, self.message, self.row = field, message, row
+
+
+def validate_calls(df: pd.DataFrame) -> pd.DataFrame:
+    """Check a frame of caller events before scoring: text, NaN-like words or infinity in a numeric
+    column, or a value outside :data:`CALL_RANGES`, raise :class:`CallDataError` naming the column and
+    row (an empty cell is a missing value the model handles). Batch scoring runs it on every
+    partition, so a file of ``"n/a"`` is refused instead of scored as missing."""
+    for col, (low, high, high_ok) in CALL_RANGES.items():
+        if col not in df.columns:
+            continue
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        blank = raw.isna() | (raw.astype(str).str.strip() == "")
+        bad = (num.isna() & ~blank) | np.isinf(num.fillna(0))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CallDataError(col, f"expected a number, got {raw.iloc[row]!r}", row)
+        out = (num < low) | ((num > high) if high_ok else (num >= high)) if high is not None else num < low
+        if out.any():
+            row = int(np.flatnonzero(out.fillna(False).to_numpy())[0])
+            bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
+            raise CallDataError(
+                col, f"must be {bound}{'' if high_ok else ' (exclusive)'}, got {num.iloc[row]:g}", row
+            )
+    return df
+
+
 _TYPE_CODES: dict[str, int] = {t: i for i, t in enumerate(CALL_TYPES)}
 _LABELS: dict[str, str] = {
     "hour": "hour of day",

@@ -95,6 +95,10 @@ class TaskSpec:
     #: (a list of names, one name, or a function of the loaded predictor returning them); the
     #: champion's ``predict(df)`` then scores the file in partitions. None: no batch scoring
     batch_input: str | None = None
+    #: ``"module:function"`` checking the values of an input frame, ``df -> df`` raising a ValueError
+    #: with ``field``, ``message`` and 0-based ``row`` on the first bad value; batch scoring runs it on a
+    #: sample of every file before any work and on every partition before it is written. None: no check
+    batch_validate: str | None = None
 
     @property
     def model_name(self) -> str:
@@ -224,6 +228,7 @@ TASKS: tuple[TaskSpec, ...] = (
         name="churn",
         predictor="features.churn_model:ChurnPredictor",
         batch_input="features.customers:FEATURE_COLS",
+        batch_validate="features.customers:validate_customers",
         title="Calibrated churn risk with reasons",
         primary_metric="roc_auc",
         service=_service("churn", 8103, "calibrated churn risk with the top-3 reasons"),
@@ -238,6 +243,7 @@ TASKS: tuple[TaskSpec, ...] = (
         name="intervention",
         predictor="features.abandonment_model:AbandonmentPredictor",
         batch_input="features.abandonment_model:ABANDON_FEATURES",
+        batch_validate="features.abandonment_model:validate_calls",
         title="Proactive callback trigger (abandonment risk)",
         primary_metric="roc_auc",
         service=_service("intervention", 8104, "ranked proactive triggers under capacity and cooldown"),

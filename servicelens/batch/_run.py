@@ -70,12 +70,6 @@ MANIFEST = "_manifest.json"
 #: rows of every input file whose values are checked on the driver before any work is sent
 SAMPLE_ROWS = 1_000
 
-#: the single-file scoring path's value check of each task, ``df -> df`` raising an error with
-#: ``field``, ``message`` and ``row`` (0-based) on the first bad value. Only churn has one today
-#: (intervention's per-call checks live in its service's pydantic model, tagging reads any text);
-#: belongs in ``TaskSpec`` beside ``batch_input`` (requested: servicelens/tasks.py is shared)
-VALIDATORS: dict[str, str] = {"churn": "features.customers:validate_customers"}
-
 
 class BatchJobError(RuntimeError):
     """The job started but a partition failed: one line naming the partition (and what is kept)."""
@@ -100,7 +94,7 @@ class JobSpec:
     #: columns read from the input: the model's inputs and the kept columns
     read: tuple[str, ...]
     keep: tuple[str, ...]
-    #: ``"module:function"`` checking values (:data:`VALIDATORS`), None: the task checks none
+    #: ``"module:function"`` checking values (``TaskSpec.batch_validate``), None: the task checks none
     validate: str | None = None
 
 
@@ -405,7 +399,7 @@ def batch_score(
         str(Path(output).resolve()),
         tuple(dict.fromkeys([*required, *kept])),
         tuple(kept),
-        VALIDATORS.get(spec.name),
+        spec.batch_validate,
     )
     if job.validate is not None:  # a wrong file fails here, before any work is sent
         for f in files:

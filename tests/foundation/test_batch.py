@@ -306,3 +306,36 @@ def test_na_words_in_text_columns_still_score(churn_home, inputs, tmp_path) -> N
     _with_value(df.iloc[:30], 5, "Contract", "NA").to_csv(odd, index=False)
     result = batch_score("churn", [str(odd)], tmp_path / "out", loader=_loader(churn_home))
     assert result.rows == 30
+
+
+def test_intervention_values_are_checked_like_the_service_does(tmp_path) -> None:
+    """``"n/a"``, infinity or an impossible value in a caller-event column stops the job naming file,
+    line and column before any work; an empty cell is a missing value the model handles."""
+    from types import SimpleNamespace
+
+    from features.abandonment_model import ABANDON_FEATURES, CallDataError, validate_calls
+
+    good = pd.DataFrame({c: [1.0] * 6 for c in ABANDON_FEATURES}).assign(type="PS", hour=10.5)
+    good.loc[2, "vru_time"] = None  # blank: missing, allowed
+    assert validate_calls(good) is good
+    for column, value, words in (
+        ("queue_ahead", "n/a", "expected a number, got 'n/a'"),
+        ("predicted_wait_rate", float("inf"), "expected a number"),
+        ("hour", 24, "between 0 and 24 (exclusive)"),
+        ("abandon_rate_type", 1.5, "between 0 and 1"),
+        ("cust_prior_calls", -1, ">= 0"),
+    ):
+        bad = good.astype({column: object})
+        bad.loc[4, column] = value
+        with pytest.raises(CallDataError, match=r"\(row 4\)") as err:
+            validate_calls(bad)
+        assert err.value.field == column and words in err.value.message
+    stub = SimpleNamespace(name="servicelens-intervention", version="1", model=object())
+    path = tmp_path / "calls.csv"
+    bad = good.astype({"queue_ahead": object})
+    bad.loc[3, "queue_ahead"] = "n/a"
+    bad.to_csv(path, index=False)
+    out = tmp_path / "out"
+    with pytest.raises(BatchInputError, match=r"calls\.csv: line 5, column queue_ahead: expected a number"):
+        batch_score("intervention", [str(path)], out, loader=_loader(stub))
+    assert not out.exists()
