@@ -56,7 +56,13 @@ def parse_minutes(value: int | float | str, *, allow_end_of_day: bool = True) ->
         if not ok:
             raise ValueError(f"{value!r} is not HH:MM")
     else:
-        if float(value) != int(value):
+        # anything but a finite whole number (a list, None, inf from JSON) is a ValueError, never a
+        # TypeError: pydantic turns only ValueError into a 422 naming the field, the rest into a 500
+        try:
+            whole = float(value) == int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            whole = False
+        if isinstance(value, bool) or not whole:
             raise ValueError(f"{value!r} is not a whole number of minutes")
         minutes = int(value)
     top = DAY_MINUTES if allow_end_of_day else DAY_MINUTES - 1
@@ -90,7 +96,7 @@ def week_spans(value: object, name: str) -> dict[int, tuple[int, int] | None] | 
         if span is None:
             out[day] = None
             continue
-        if isinstance(span, str) or len(span) != 2:
+        if not isinstance(span, list | tuple) or len(span) != 2:
             raise ValueError(f"{name}[{key!r}] must be [from, to]")
         start, end = parse_minutes(span[0]), parse_minutes(span[1])
         if end <= start:
@@ -163,7 +169,9 @@ class ShiftTemplate(_Model):
             return None
         if isinstance(value, (str, int)):
             value = [value]
-        return tuple(sorted({parse_weekday(v) for v in value}))  # type: ignore[union-attr]
+        if not isinstance(value, list | tuple | set):
+            raise ValueError("weekdays must be a weekday or a list of weekdays")
+        return tuple(sorted({parse_weekday(v) for v in value}))
 
     @model_validator(mode="after")
     def _consistent(self) -> ShiftTemplate:
