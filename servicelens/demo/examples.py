@@ -107,10 +107,16 @@ def _forecast(contacts: pd.DataFrame) -> list[ExampleCall]:
         "share": 0.9,
         "shrinkage": 0.25,
     }
+    # the next calendar day's shifts from the same forecast (volume -> Erlang A agents -> CP-SAT)
+    schedule = {
+        "forecast": {k: v for k, v in forecast.items() if k != "horizon"} | {"days": 1},
+        "time_limit_s": 5,
+    }
     return [
         ExampleCall("forecast", "planner", "POST", "/forecast", forecast),
         ExampleCall("forecast", "planner", "POST", "/staffing", staffing),
         ExampleCall("forecast", "planner", "POST", "/staffing/backlog", backlog),
+        ExampleCall("forecast", "planner", "POST", "/schedule", schedule),
     ]
 
 
