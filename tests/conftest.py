@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +26,31 @@ def sl_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     settings = Settings()
     settings.ensure_dirs()
     return settings
+
+
+@contextmanager
+def served_forecaster(
+    home: Path, contacts: Any, candidates: tuple[str, ...]
+) -> Iterator[tuple[Any, str, Settings]]:
+    """An isolated home under ``home``, a forecaster trained on ``contacts`` and registered as champion,
+    and the forecast service in process: ``(client, version, settings)``. For module-scoped fixtures
+    (registering is the slow part), so ``sl_env``'s function-scoped monkeypatch cannot serve them."""
+    from starlette.testclient import TestClient
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SERVICELENS_HOME", str(home / "home"))
+        for var in ("MLFLOW_TRACKING_URI", "SERVICELENS_MLFLOW_TRACKING_URI", "SERVICELENS_DB_URL"):
+            mp.delenv(var, raising=False)
+        mp.setenv("SERVICELENS_AUTH_DISABLED", "true")
+        mp.setenv("SERVICELENS_RELOAD_POLL_SECONDS", "0")
+        settings = Settings()
+        settings.ensure_dirs()
+        from services.forecast.service import ForecastService
+        from training.forecast import train_and_register
+
+        version = train_and_register(contacts, candidates=candidates).version
+        with TestClient(ForecastService.to_asgi()) as client:
+            yield client, version, settings
 
 
 @pytest.fixture(scope="session")

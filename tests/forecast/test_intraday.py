@@ -17,6 +17,7 @@ from features.intraday import IntradayUpdate, apply_update, intraday_with_staffi
 from features.planning import StaffingPlan
 from features.volume import to_intervals
 from servicelens.simulator.contacts import simulate_contacts
+from tests.conftest import served_forecaster
 from training.forecast import evaluate, intraday_scores, predict_counts, train
 
 
@@ -136,25 +137,10 @@ def test_evaluate_intraday_contract(fitted) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    from starlette.testclient import TestClient
-
-    from servicelens.settings import Settings
-
     home = tmp_path_factory.mktemp("intraday_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SERVICELENS_HOME", str(home / "home"))
-        for var in ("MLFLOW_TRACKING_URI", "SERVICELENS_MLFLOW_TRACKING_URI", "SERVICELENS_DB_URL"):
-            mp.delenv(var, raising=False)
-        mp.setenv("SERVICELENS_AUTH_DISABLED", "true")
-        mp.setenv("SERVICELENS_RELOAD_POLL_SECONDS", "0")
-        Settings().ensure_dirs()
-        from services.forecast.service import ForecastService
-        from training.forecast import train_and_register
-
-        sim = simulate_contacts(56, ["billing", "email"], seed=9)
-        train_and_register(sim, candidates=("slot_mean", "profile"))
-        with TestClient(ForecastService.to_asgi()) as c:
-            yield c, home
+    sim = simulate_contacts(56, ["billing", "email"], seed=9)
+    with served_forecaster(home, sim, ("slot_mean", "profile")) as (c, _, _):
+        yield c, home
 
 
 def _payload(client) -> dict:

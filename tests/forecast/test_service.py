@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from servicelens.settings import Settings
 from servicelens.simulator.contacts import simulate_contacts
+from tests.conftest import served_forecaster
 
 
 def _group(*registers) -> typer.Typer:
@@ -39,24 +40,9 @@ def _staffing_app() -> typer.Typer:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
     """One registered champion and one in-process service for the whole module (registration is slow)."""
-    from starlette.testclient import TestClient
-
-    home = tmp_path_factory.mktemp("forecast_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SERVICELENS_HOME", str(home / "home"))
-        for var in ("MLFLOW_TRACKING_URI", "SERVICELENS_MLFLOW_TRACKING_URI", "SERVICELENS_DB_URL"):
-            mp.delenv(var, raising=False)
-        mp.setenv("SERVICELENS_AUTH_DISABLED", "true")
-        mp.setenv("SERVICELENS_RELOAD_POLL_SECONDS", "0")
-        settings = Settings()
-        settings.ensure_dirs()
-        from services.forecast.service import ForecastService
-        from training.forecast import train_and_register
-
-        sim = simulate_contacts(70, ["billing", "email"], seed=9)  # tz-aware, as the demo passes it
-        version = train_and_register(sim, candidates=("slot_mean", "profile")).version
-        with TestClient(ForecastService.to_asgi()) as c:
-            yield c, version, settings
+    sim = simulate_contacts(70, ["billing", "email"], seed=9)  # tz-aware, as the demo passes it
+    with served_forecaster(tmp_path_factory.mktemp("forecast_home"), sim, ("slot_mean", "profile")) as out:
+        yield out
 
 
 @pytest.fixture

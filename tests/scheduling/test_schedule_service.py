@@ -8,30 +8,16 @@ import time
 import pandas as pd
 import pytest
 
-from servicelens.settings import Settings
 from servicelens.simulator.contacts import simulate_contacts
+from tests.conftest import served_forecaster
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
     """One registered forecaster and one in-process forecast service for the module."""
-    from starlette.testclient import TestClient
-
-    home = tmp_path_factory.mktemp("schedule_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SERVICELENS_HOME", str(home / "home"))
-        for var in ("MLFLOW_TRACKING_URI", "SERVICELENS_MLFLOW_TRACKING_URI", "SERVICELENS_DB_URL"):
-            mp.delenv(var, raising=False)
-        mp.setenv("SERVICELENS_AUTH_DISABLED", "true")
-        mp.setenv("SERVICELENS_RELOAD_POLL_SECONDS", "0")
-        Settings().ensure_dirs()
-        from services.forecast.service import ForecastService
-        from training.forecast import train_and_register
-
-        sim = simulate_contacts(40, ["billing", "email"], seed=4)
-        version = train_and_register(sim, candidates=("slot_mean",)).version
-        with TestClient(ForecastService.to_asgi()) as c:
-            yield c, version
+    sim = simulate_contacts(40, ["billing", "email"], seed=4)
+    with served_forecaster(tmp_path_factory.mktemp("schedule_home"), sim, ("slot_mean",)) as (c, version, _):
+        yield c, version
 
 
 def _day(values: list[float], start: str = "2025-03-03 08:00", minutes: int = 60) -> list[dict]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from servicelens.settings import Settings
+from tests.conftest import served_forecaster
 
 
 def test_docs_and_home_of_a_service_without_console() -> None:
@@ -40,24 +40,11 @@ def test_docs_and_home_of_a_service_without_console() -> None:
 
 @pytest.fixture(scope="module")
 def forecast_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from starlette.testclient import TestClient
-
     from servicelens.simulator.contacts import simulate_contacts
 
-    home = tmp_path_factory.mktemp("console_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SERVICELENS_HOME", str(home / "home"))
-        for var in ("MLFLOW_TRACKING_URI", "SERVICELENS_MLFLOW_TRACKING_URI", "SERVICELENS_DB_URL"):
-            mp.delenv(var, raising=False)
-        mp.setenv("SERVICELENS_AUTH_DISABLED", "true")
-        mp.setenv("SERVICELENS_RELOAD_POLL_SECONDS", "0")
-        Settings().ensure_dirs()
-        from services.forecast.service import ForecastService
-        from training.forecast import train_and_register
-
-        train_and_register(simulate_contacts(15, ["billing", "chat"], seed=3), candidates=("slot_mean",))
-        with TestClient(ForecastService.to_asgi()) as client:
-            yield client
+    sim = simulate_contacts(15, ["billing", "chat"], seed=3)
+    with served_forecaster(tmp_path_factory.mktemp("console_home"), sim, ("slot_mean",)) as (client, _, _):
+        yield client
 
 
 def test_forecast_home_leads_to_the_console_and_its_files(forecast_client: Any) -> None:
