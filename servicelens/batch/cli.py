@@ -61,10 +61,7 @@ def register(app: typer.Typer, task: str) -> None:
                 keep=kept,
                 overwrite=overwrite,
             )
-        except BatchInputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except ComputeError as exc:  # the cluster setting or scheduler, before any work
+        except (BatchInputError, ComputeError) as exc:  # bad input, or the cluster setting: before any work
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         except BatchJobError as exc:
